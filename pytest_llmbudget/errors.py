@@ -1,0 +1,47 @@
+"""The exceptions a test can see.
+
+They derive from ``BaseException``, as pytest's own outcome exceptions do: an
+SDK's retry loop (``except Exception``) or a user's ``except Exception:`` in a
+polling loop must not be able to swallow a stop or retry it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class LLMBudgetExceeded(BaseException):
+    """A live call was refused because a spend or call budget is used up."""
+
+    def __init__(self, message: str, *, limit: float, actual: float, nodeid: str | None) -> None:
+        super().__init__(message)
+        self.limit = limit
+        self.actual = actual
+        self.nodeid = nodeid
+
+
+class LLMCallLimitExceeded(LLMBudgetExceeded):
+    """A test made more LLM calls than it may: usually a runaway polling loop."""
+
+
+class CassetteMiss(BaseException):
+    """A call has no recording and the record mode forbids going live."""
+
+    def __init__(self, *, request: str, cassette: Path, mode: str, command: str) -> None:
+        self.request = request
+        self.cassette = cassette
+        self.mode = mode
+        self.command = command
+        super().__init__(
+            f"{request} has no recording in {cassette} and --llm-record={mode} "
+            f"does not allow a live call. To record it, run: {command}"
+        )
+
+
+class CassetteError(BaseException):
+    """A cassette file cannot be read; it is left untouched on disk."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"cassette {path} is unreadable: {problem} (the file was left as it is)")

@@ -1,0 +1,111 @@
+"""aiohttp: ``ClientSession._request``, through vcrpy's aiohttp stub.
+
+Building a faithful ``ClientResponse`` by hand means tracking aiohttp's
+private constructor across versions; vcrpy already does that. We hand its
+stub a one-call cassette stand-in that forwards to our recorder, and only for
+LLM calls: everything else goes straight to aiohttp.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from types import ModuleType
+from typing import Any
+
+from pytest_llmbudget.intercept.patching import patch_method
+from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
+from pytest_llmbudget.recording.recorder import (
+    Exchange,
+    HttpRequest,
+    TestRecorder,
+    _header_map,
+)
+from pytest_llmbudget.classify import Classification
+
+
+def _body(value: Any) -> bytes:
+    if value is None:
+        return b""
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, (dict, list)):
+        return json.dumps(value).encode("utf-8")
+    return str(value).encode("utf-8")
+
+
+class _OneCallCassette:
+    """The part of vcrpy's Cassette interface its aiohttp stub uses, for one call."""
+
+    write_protected = False
+
+    def __init__(self, recorder: TestRecorder, classification: Classification) -> None:
+        self._recorder = recorder
+        self._classification = classification
+        self._exchange: Exchange | None = None
+        self._plays = 0
+
+    def can_play_response_for(self, vcr_request: Any) -> bool:
+        if self._exchange is None:
+            described = HttpRequest(
+                method=str(vcr_request.method),
+                url=str(vcr_request.uri),
+                headers=[(str(k), str(v)) for k, v in dict(vcr_request.headers).items()],
+                body=_body(vcr_request.body),
+            )
+            self._exchange = self._recorder.begin(described, self._classification)
+        return self._exchange.replay is not None and self._plays == 0
+
+    def play_response(self, vcr_request: Any) -> dict[str, Any]:
+        assert self._exchange is not None and self._exchange.replay is not None
+        replay = self._exchange.replay
+        self._plays += 1
+        headers = replay.headers
+        if self._plays > 1:  # a recorded redirect we cannot follow: stop here
+            headers = [(k, v) for k, v in headers if k.lower() != "location"]
+        return {
+            "status": {"code": replay.status, "message": replay.reason},
+            "headers": _header_map(headers),
+            "body": {"string": replay.body},
+        }
+
+    def filter_request(self, vcr_request: Any) -> Any:
+        return vcr_request
+
+    def find_requests_with_most_matches(self, vcr_request: Any) -> list[Any]:
+        return []
+
+    def append(self, vcr_request: Any, vcr_response: dict[str, Any]) -> None:
+        exchange = self._exchange
+        if exchange is None or exchange.answered:
+            return  # a redirect hop: only the final answer is the LLM call
+        status = vcr_response.get("status", {})
+        headers = [
+            (str(k), str(v))
+            for k, values in dict(vcr_response.get("headers", {})).items()
+            for v in (values if isinstance(values, list) else [values])
+        ]
+        exchange.respond(int(status.get("code", 0)), str(status.get("message") or ""), headers)
+        exchange.feed(_body(vcr_response.get("body", {}).get("string")))
+        exchange.complete(decoded=True)
+
+
+def _build(original: Any) -> Any:
+    @functools.wraps(original)
+    async def _request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
+        recorder = SWITCHBOARD.current()
+        classification = recorder.classify(str(str_or_url)) if recorder is not None else None
+        if recorder is None or classification is None:
+            return await original(self, method, str_or_url, **kwargs)
+        from vcr.stubs.aiohttp_stubs import vcr_request
+
+        stub = vcr_request(_OneCallCassette(recorder, classification), original)
+        return await stub(self, method, str_or_url, **kwargs)
+
+    return _request
+
+
+def patch(module: ModuleType) -> None:
+    patch_method(module.client.ClientSession, "_request", _build)

@@ -1,0 +1,184 @@
+"""httpx and httpx2: the transports the OpenAI, Anthropic and Google SDKs send through.
+
+We patch ``HTTPTransport`` / ``AsyncHTTPTransport`` only. ``MockTransport``
+(and pytest-httpx, which replaces these very methods for its test) answer
+without us. respx hooks the connection pool *below* the transport: when the
+pool's method no longer comes from the pool's own package, a mock answers and
+the call is passed through untouched.
+
+Live answers stream to the client as they arrive; each chunk is copied into
+the exchange on its way, and the recording is made when the client closes
+the response, so recording a stream adds no delay to its first chunk.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import AsyncIterator, Callable, Iterator
+from types import ModuleType
+from typing import Any
+
+from pytest_llmbudget.intercept.patching import patch_method
+from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
+from pytest_llmbudget.recording.cassette import StoredResponse
+from pytest_llmbudget.recording.recorder import Exchange, HttpRequest
+
+
+def _core_is_mocked(transport: Any, method_name: str) -> bool:
+    pool = getattr(transport, "_pool", None)
+    if pool is None:
+        return False
+    method = getattr(type(pool), method_name, None)
+    home = type(pool).__module__.partition(".")[0]
+    return str(getattr(method, "__module__", home) or "").partition(".")[0] != home
+
+
+def _describe(request: Any, body: bytes) -> HttpRequest:
+    return HttpRequest(
+        method=request.method,
+        url=str(request.url),
+        headers=[(k, v) for k, v in request.headers.multi_items()],
+        body=body,
+    )
+
+
+def _head(response: Any) -> tuple[int, str, list[tuple[str, str]]]:
+    reason = response.extensions.get("reason_phrase", b"")
+    if isinstance(reason, bytes):
+        reason = reason.decode("ascii", errors="replace")
+    return response.status_code, str(reason), list(response.headers.multi_items())
+
+
+@functools.cache
+def _stream_classes(module: ModuleType) -> tuple[type, type, type]:
+    """Stream types built on this httpx flavour's base classes (the client checks them)."""
+
+    class ReplayStream(module.SyncByteStream, module.AsyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, chunks: list[bytes]) -> None:
+            self._chunks = chunks
+
+        def __iter__(self) -> Iterator[bytes]:
+            yield from self._chunks
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            for chunk in self._chunks:
+                yield chunk
+
+    class TeeStream(module.SyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, exchange: Exchange) -> None:
+            self._inner = inner
+            self._exchange = exchange
+            self._finished = False
+
+        def __iter__(self) -> Iterator[bytes]:
+            try:
+                for chunk in self._inner:
+                    self._exchange.feed(chunk)
+                    yield chunk
+            except Exception:
+                self._exchange.abort()
+                raise
+            self._finished = True
+
+        def close(self) -> None:
+            try:
+                self._inner.close()
+            finally:
+                self._exchange.complete(truncated=not self._finished)
+
+    class AsyncTeeStream(module.AsyncByteStream):  # type: ignore[name-defined,misc]
+        def __init__(self, inner: Any, exchange: Exchange) -> None:
+            self._inner = inner
+            self._exchange = exchange
+            self._finished = False
+
+        async def __aiter__(self) -> AsyncIterator[bytes]:
+            try:
+                async for chunk in self._inner:
+                    self._exchange.feed(chunk)
+                    yield chunk
+            except Exception:
+                self._exchange.abort()
+                raise
+            self._finished = True
+
+        async def aclose(self) -> None:
+            try:
+                await self._inner.aclose()
+            finally:
+                self._exchange.complete(truncated=not self._finished)
+
+    return ReplayStream, TeeStream, AsyncTeeStream
+
+
+def _replay(module: ModuleType, replay: StoredResponse) -> Any:
+    replay_stream = _stream_classes(module)[0]
+    return module.Response(
+        status_code=replay.status,
+        headers=replay.headers,
+        stream=replay_stream(replay.chunks()),
+        extensions={
+            "reason_phrase": replay.reason.encode("ascii", errors="replace"),
+            "http_version": b"HTTP/1.1",
+        },
+    )
+
+
+def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
+    def build(original: Any) -> Any:
+        @functools.wraps(original)
+        def handle_request(self: Any, request: Any) -> Any:
+            recorder = SWITCHBOARD.current()
+            if recorder is None or _core_is_mocked(self, "handle_request"):
+                return original(self, request)
+            classification = recorder.classify(str(request.url))
+            if classification is None:
+                return original(self, request)
+            exchange = recorder.begin(_describe(request, request.read()), classification)
+            if exchange.replay is not None:
+                return _replay(module, exchange.replay)
+            try:
+                response = original(self, request)
+            except BaseException:
+                exchange.abort()
+                raise
+            exchange.respond(*_head(response))
+            response.stream = _stream_classes(module)[1](response.stream, exchange)
+            return response
+
+        return handle_request
+
+    return build
+
+
+def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
+    def build(original: Any) -> Any:
+        @functools.wraps(original)
+        async def handle_async_request(self: Any, request: Any) -> Any:
+            recorder = SWITCHBOARD.current()
+            if recorder is None or _core_is_mocked(self, "handle_async_request"):
+                return await original(self, request)
+            classification = recorder.classify(str(request.url))
+            if classification is None:
+                return await original(self, request)
+            exchange = recorder.begin(_describe(request, await request.aread()), classification)
+            if exchange.replay is not None:
+                return _replay(module, exchange.replay)
+            try:
+                response = await original(self, request)
+            except BaseException:
+                exchange.abort()
+                raise
+            exchange.respond(*_head(response))
+            response.stream = _stream_classes(module)[2](response.stream, exchange)
+            return response
+
+        return handle_async_request
+
+    return build
+
+
+def patch(module: ModuleType) -> None:
+    """Patch ``httpx`` or ``httpx2`` (same API, separate classes)."""
+    patch_method(module.HTTPTransport, "handle_request", _sync_handler(module))
+    patch_method(module.AsyncHTTPTransport, "handle_async_request", _async_handler(module))

@@ -1,0 +1,88 @@
+"""requests: patched at ``HTTPAdapter.send``.
+
+``responses`` replaces this same method for its test and ``requests-mock``
+swaps in its own adapter, so mocked calls never reach us; their pass-through
+calls do, and are recorded like any live call.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+from types import ModuleType
+from typing import Any
+
+from pytest_llmbudget.intercept.patching import patch_method
+from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
+from pytest_llmbudget.recording.cassette import StoredResponse
+from pytest_llmbudget.recording.recorder import HttpRequest
+
+# urllib3 would try to de-chunk a replayed body that is already whole.
+_DROP_ON_REPLAY = frozenset({"transfer-encoding"})
+
+
+def _body_bytes(body: Any) -> bytes | None:
+    if body is None:
+        return b""
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    return None  # a streamed upload: we cannot read it without consuming it
+
+
+def _replay(adapter: Any, request: Any, replay: StoredResponse) -> Any:
+    import urllib3
+
+    raw = urllib3.HTTPResponse(
+        body=io.BytesIO(replay.body),
+        headers=[(k, v) for k, v in replay.headers if k.lower() not in _DROP_ON_REPLAY],
+        status=replay.status,
+        reason=replay.reason,
+        preload_content=False,
+        decode_content=False,
+    )
+    return adapter.build_response(request, raw)
+
+
+def _response_headers(response: Any) -> list[tuple[str, str]]:
+    raw_headers = getattr(getattr(response, "raw", None), "headers", None)
+    source = raw_headers if raw_headers is not None else response.headers
+    return [(str(k), str(v)) for k, v in source.items()]
+
+
+def _build(original: Any) -> Any:
+    @functools.wraps(original)
+    def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        recorder = SWITCHBOARD.current()
+        if recorder is None:
+            return original(self, request, *args, **kwargs)
+        classification = recorder.classify(request.url or "")
+        body = _body_bytes(request.body)
+        if classification is None or body is None:
+            return original(self, request, *args, **kwargs)
+        described = HttpRequest(
+            method=request.method or "GET",
+            url=request.url or "",
+            headers=[(str(k), str(v)) for k, v in request.headers.items()],
+            body=body,
+        )
+        exchange = recorder.begin(described, classification)
+        if exchange.replay is not None:
+            return _replay(self, request, exchange.replay)
+        try:
+            response = original(self, request, *args, **kwargs)
+            content = response.content  # decoded by urllib3
+        except BaseException:
+            exchange.abort()
+            raise
+        exchange.respond(response.status_code, response.reason or "", _response_headers(response))
+        exchange.feed(content or b"")
+        exchange.complete(decoded=True)
+        return response
+
+    return send
+
+
+def patch(module: ModuleType) -> None:
+    patch_method(module.adapters.HTTPAdapter, "send", _build)

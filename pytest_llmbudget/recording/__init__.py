@@ -1,0 +1,1 @@
+"""Cassettes: naming, record modes, matching, scrubbing and atomic saving."""

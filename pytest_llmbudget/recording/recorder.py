@@ -1,0 +1,341 @@
+"""One test's interceptor state: decides replay, live or miss for each LLM call.
+
+This is the narrow boundary every client adapter talks to: an adapter turns
+its library's request into an :class:`HttpRequest`, asks :meth:`TestRecorder.begin`
+and either replays ``exchange.replay`` or sends the request live and feeds the
+answer back into the :class:`Exchange` as it streams past.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import threading
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_llmbudget.classify import Classification, classify
+from pytest_llmbudget.errors import CassetteMiss
+from pytest_llmbudget.records import CallRecord
+from pytest_llmbudget.recording import scrub
+from pytest_llmbudget.recording.canonical import RequestKey, request_key
+from pytest_llmbudget.recording.cassette import Cassette, StoredResponse, response_of
+from pytest_llmbudget.recording.modes import RecordMode
+
+Headers = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """A request as every client library's adapter describes it."""
+
+    method: str
+    url: str
+    headers: Headers
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class RecorderConfig:
+    """The run-wide settings a recorder needs; resolved once per session."""
+
+    mode: RecordMode
+    scrubber: scrub.Scrubber
+    match_ignore: tuple[str, ...] = ()
+    record_errors: bool = False
+    extra_hosts: frozenset[str] = frozenset()
+    rootdir: Path = Path()
+
+
+def _decode(body: bytes, encoding: str) -> bytes | None:
+    """Undo Content-Encoding so usage stays readable; None when we cannot."""
+    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+        if coding in ("gzip", "x-gzip"):
+            body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
+        elif coding == "deflate":
+            try:
+                body = zlib.decompress(body)
+            except zlib.error:
+                body = zlib.decompress(body, -zlib.MAX_WBITS)
+        elif coding != "identity":
+            return None
+    return body
+
+
+def _text_or_bytes(body: bytes) -> str | bytes:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+
+
+def _header_map(headers: Headers) -> dict[str, list[str]]:
+    mapping: dict[str, list[str]] = {}
+    for name, value in headers:
+        mapping.setdefault(name, []).append(value)
+    return mapping
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+class Exchange:
+    """One LLM call in flight: either a replay, or a live answer being captured."""
+
+    __slots__ = (
+        "_chunks",
+        "_done",
+        "_headers",
+        "_reason",
+        "_recorder",
+        "_started",
+        "_status",
+        "classification",
+        "key",
+        "replay",
+        "request",
+        "secrets",
+    )
+
+    def __init__(
+        self,
+        recorder: TestRecorder,
+        request: HttpRequest,
+        classification: Classification,
+        key: RequestKey,
+        secrets: list[str],
+        replay: StoredResponse | None,
+    ) -> None:
+        self._recorder = recorder
+        self.request = request
+        self.classification = classification
+        self.key = key
+        self.secrets = secrets
+        self.replay = replay
+        self._started = time.perf_counter()
+        self._status: int | None = None
+        self._reason = ""
+        self._headers: Headers = []
+        self._chunks: list[bytes] = []
+        self._done = replay is not None
+
+    @property
+    def answered(self) -> bool:
+        return self._status is not None
+
+    def respond(self, status: int, reason: str, headers: Headers) -> None:
+        """The live response's head has arrived."""
+        self._status = status
+        self._reason = reason
+        self._headers = headers
+
+    def feed(self, chunk: bytes) -> None:
+        """A piece of the live body went past on its way to the client."""
+        self._chunks.append(chunk)
+
+    def complete(self, *, truncated: bool = False, decoded: bool = False) -> None:
+        """The live body is done (or the client stopped reading): record it once."""
+        if self._done or self._status is None:
+            return
+        self._done = True
+        self._recorder._record_live(self, truncated=truncated, decoded=decoded)
+
+    def abort(self) -> None:
+        """The call failed before an answer: nothing to record."""
+        self._done = True
+        self._recorder._forget(self)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._started
+
+    def body(self) -> bytes:
+        return b"".join(self._chunks)
+
+
+class TestRecorder:
+    """Recording state of one test item; thread-safe."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
+    def __init__(
+        self,
+        config: RecorderConfig,
+        *,
+        nodeid: str,
+        cassette_path: Path,
+        on_call: Callable[[CallRecord], None],
+    ) -> None:
+        self.config = config
+        self.nodeid = nodeid
+        self.cassette_path = cassette_path
+        self._on_call = on_call
+        self._lock = threading.Lock()
+        self._cassette: Cassette | None = None
+        self._may_record: bool = config.mode is not RecordMode.NONE
+        self._pending: set[Exchange] = set()
+
+    # -- cassette ---------------------------------------------------------
+
+    def _open(self) -> Cassette:
+        if self._cassette is None:
+            mode = self.config.mode
+            if mode is RecordMode.REWRITE:
+                self._cassette = Cassette(self.cassette_path, self.config.match_ignore)
+            else:
+                self._cassette = Cassette.load(self.cassette_path, self.config.match_ignore)
+                if mode is RecordMode.ONCE and self._cassette.existed:
+                    self._may_record = False
+        return self._cassette
+
+    def _relative(self, path: Path) -> str:
+        try:
+            return str(path.relative_to(self.config.rootdir))
+        except ValueError:
+            return str(path)
+
+    # -- the boundary -----------------------------------------------------
+
+    def classify(self, url: str) -> Classification | None:
+        """None when the URL is not an LLM call: the adapter sends it untouched."""
+        return classify(url, self.config.extra_hosts)
+
+    def begin(self, request: HttpRequest, classification: Classification) -> Exchange:
+        """Decide an LLM call's fate: replay, live (and record), or CassetteMiss."""
+        scrubber = self.config.scrubber
+        secrets = scrubber.secrets_of(request.url, request.headers)
+        key = request_key(
+            request.method,
+            scrubber.url(request.url, secrets),
+            scrub.data(request.body, secrets),
+            self.config.match_ignore,
+        )
+        with self._lock:
+            cassette = self._open()
+            hit = cassette.take(key)
+            if hit is None and not self._may_record:
+                raise CassetteMiss(
+                    request=f"{request.method} {scrubber.url(request.url, secrets)}",
+                    cassette=Path(self._relative(self.cassette_path)),
+                    mode=self.config.mode.value,
+                    command=f"pytest --llm-record=new '{self.nodeid}'",
+                )
+        if hit is not None:
+            position, interaction = hit
+            replay = response_of(interaction)
+            exchange = Exchange(self, request, classification, key, secrets, replay)
+            self._emit(exchange, replay.status, replay.body, replay.headers, interaction, False)
+            return exchange
+        exchange = Exchange(self, request, classification, key, secrets, None)
+        with self._lock:
+            self._pending.add(exchange)
+        return exchange
+
+    # -- recording ----------------------------------------------------------
+
+    def _forget(self, exchange: Exchange) -> None:
+        with self._lock:
+            self._pending.discard(exchange)
+
+    def _record_live(self, exchange: Exchange, *, truncated: bool, decoded: bool) -> None:
+        status = exchange._status or 0
+        headers = exchange._headers
+        body = exchange.body()
+        encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
+        if encoding and not decoded:
+            plain = _decode(body, encoding)
+            if plain is not None:
+                body, decoded = plain, True
+        if decoded:
+            headers = [
+                (k, str(len(body)) if k.lower() == "content-length" else v)
+                for k, v in headers
+                if k.lower() != "content-encoding"
+            ]
+        interaction = self._interaction(exchange, status, headers, body, truncated)
+        with self._lock:
+            self._pending.discard(exchange)
+            if status < 400 or self.config.record_errors:
+                self._open().append(interaction)
+        self._emit(exchange, status, body, headers, interaction, True, truncated=truncated)
+
+    def _interaction(
+        self, exchange: Exchange, status: int, headers: Headers, body: bytes, truncated: bool
+    ) -> dict[str, Any]:
+        scrubber, secrets, request = self.config.scrubber, exchange.secrets, exchange.request
+        interaction: dict[str, Any] = {
+            "request": {
+                "body": _text_or_bytes(scrub.data(request.body, secrets)) if request.body else None,
+                "headers": _header_map(
+                    scrubber.headers(request.headers, scrubber.request_headers, secrets)
+                ),
+                "method": request.method.upper(),
+                "uri": scrubber.url(request.url, secrets),
+            },
+            "response": {
+                "body": {"string": _text_or_bytes(scrub.data(body, secrets))},
+                "headers": _header_map(
+                    scrubber.headers(headers, scrubber.response_headers, secrets)
+                ),
+                "status": {"code": status, "message": exchange._reason},
+            },
+            "recorded_at": _now(),
+            "duration_s": round(exchange.elapsed(), 3),
+        }
+        if truncated:
+            interaction["truncated"] = True
+        return interaction
+
+    def _emit(
+        self,
+        exchange: Exchange,
+        status: int,
+        body: bytes,
+        headers: Headers,
+        interaction: dict[str, Any],
+        live: bool,
+        *,
+        truncated: bool = False,
+    ) -> None:
+        c = exchange.classification
+        duration = exchange.elapsed() if live else float(interaction.get("duration_s") or 0.0)
+        self._on_call(
+            CallRecord(
+                nodeid=self.nodeid,
+                provider=c.provider,
+                api=c.api,
+                host=c.host,
+                endpoint=c.endpoint,
+                method=exchange.request.method.upper(),
+                url=self.config.scrubber.url(exchange.request.url, exchange.secrets),
+                live=live,
+                status=status,
+                duration_s=duration,
+                recorded_at=str(interaction.get("recorded_at") or "") or None,
+                cassette=self._relative(self.cassette_path),
+                request_body=exchange.request.body,
+                response_body=body,
+                response_headers=headers,
+                truncated=truncated,
+            )
+        )
+
+    # -- end of test --------------------------------------------------------
+
+    def close(self) -> None:
+        """Record streams the test left open, then save the cassette if it changed."""
+        with self._lock:
+            pending = [exchange for exchange in self._pending if exchange.answered]
+        for exchange in pending:
+            exchange.complete(truncated=True)
+        with self._lock:
+            cassette = self._cassette
+            if self.config.mode is RecordMode.REWRITE:
+                if cassette is None or not len(cassette):
+                    self.cassette_path.unlink(missing_ok=True)
+                    return
+            if cassette is not None and cassette.dirty:
+                cassette.save()

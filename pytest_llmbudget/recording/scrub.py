@@ -1,0 +1,130 @@
+"""Keep secrets out of cassettes.
+
+Every recording path goes through :class:`Scrubber`. Known credential headers
+and query parameters are replaced by ``REDACTED``; so is every occurrence,
+anywhere in the interaction, of a credential value: the values of those
+headers and parameters, and of environment variables named ``*_KEY``,
+``*_TOKEN`` or ``*_SECRET``. The value scan catches a key an API echoes back
+in a body, or one a client puts in the URL path.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+
+REDACTED = "REDACTED"
+
+REQUEST_HEADERS = frozenset(
+    {
+        "authorization",
+        "x-api-key",
+        "api-key",
+        "x-goog-api-key",
+        "openai-organization",
+        "openai-project",
+        "cookie",
+        "proxy-authorization",
+    }
+)
+RESPONSE_HEADERS = frozenset(
+    {"set-cookie", "openai-organization", "openai-project", "anthropic-organization-id"}
+)
+QUERY_PARAMS = frozenset({"key", "api_key", "api-key"})
+ENV_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET")
+MIN_SECRET_LENGTH = 8
+_AUTH_SCHEMES = ("bearer ", "basic ", "token ")
+
+Headers = list[tuple[str, str]]
+
+
+def env_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
+    """Values of credential-named environment variables, read now.
+
+    Read per call, not once: tests set keys with ``monkeypatch.setenv``.
+    """
+    env = os.environ if environ is None else environ
+    return {
+        value
+        for name, value in env.items()
+        if name.upper().endswith(ENV_SUFFIXES) and len(value) >= MIN_SECRET_LENGTH
+    }
+
+
+def _credential_values(value: str) -> Iterable[str]:
+    yield value
+    lowered = value.lower()
+    for scheme in _AUTH_SCHEMES:
+        if lowered.startswith(scheme):
+            yield value[len(scheme) :].strip()
+
+
+class Scrubber:
+    """Redacts one interaction at a time; holds only configuration."""
+
+    __slots__ = ("request_headers", "response_headers")
+
+    def __init__(self, extra_headers: Iterable[str] = ()) -> None:
+        extra = {name.strip().lower() for name in extra_headers if name.strip()}
+        self.request_headers = REQUEST_HEADERS | extra
+        self.response_headers = RESPONSE_HEADERS | extra
+
+    def secrets_of(self, url: str, headers: Headers) -> list[str]:
+        """Every secret value this request carries or the environment holds.
+
+        Longest first, so a value that contains another is replaced whole.
+        """
+        found = env_secrets()
+        for name, value in headers:
+            if name.lower() in self.request_headers:
+                found.update(_credential_values(value))
+        for name, value in _query_pairs(url):
+            if name.lower() in QUERY_PARAMS:
+                found.add(value)
+        return sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
+
+    def url(self, url: str, secrets: Iterable[str] = ()) -> str:
+        """The URL with credential query parameters and secret values redacted."""
+        base, sep, query = url.partition("?")
+        if sep:
+            pairs = []
+            for item in query.split("&"):
+                name, eq, _value = item.partition("=")
+                if eq and name.lower() in QUERY_PARAMS:
+                    item = f"{name}={REDACTED}"
+                pairs.append(item)
+            url = base + "?" + "&".join(pairs)
+        return text(url, secrets)
+
+    def headers(self, headers: Headers, names: frozenset[str], secrets: Iterable[str]) -> Headers:
+        secret_list = list(secrets)
+        return [
+            (name, REDACTED if name.lower() in names else text(value, secret_list))
+            for name, value in headers
+        ]
+
+
+def _query_pairs(url: str) -> Iterable[tuple[str, str]]:
+    _base, sep, query = url.partition("?")
+    if not sep:
+        return ()
+    return (
+        (name, value)
+        for name, eq, value in (item.partition("=") for item in query.split("&"))
+        if eq and value
+    )
+
+
+def text(value: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret in value:
+            value = value.replace(secret, REDACTED)
+    return value
+
+
+def data(value: bytes, secrets: Iterable[str]) -> bytes:
+    for secret in secrets:
+        raw = secret.encode("utf-8")
+        if raw in value:
+            value = value.replace(raw, REDACTED.encode("ascii"))
+    return value
