@@ -41,6 +41,7 @@ def _replay(adapter: Any, request: Any, replay: StoredResponse) -> Any:
         reason=replay.reason,
         preload_content=False,
         decode_content=False,
+        enforce_content_length=False,  # a stored Content-Length may predate decoding
     )
     return adapter.build_response(request, raw)
 

@@ -101,15 +101,20 @@ def response_of(interaction: dict[str, Any]) -> StoredResponse:
     response = interaction["response"]
     status = response.get("status") or {}
     if "parsed_body" in response:
-        body = _as_bytes(response["parsed_body"])
+        stored: Any = response["parsed_body"]
     else:
         raw_body = response.get("body")
-        body = _as_bytes(raw_body.get("string") if isinstance(raw_body, dict) else raw_body)
+        stored = raw_body.get("string") if isinstance(raw_body, dict) else raw_body
+    headers = _headers_of(response.get("headers"))
+    if not isinstance(stored, bytes):
+        # Text in YAML is a decoded body, whatever Content-Encoding the server sent:
+        # replaying that header would make the client try to decompress plain text.
+        headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
     return StoredResponse(
         status=int(status.get("code", 200)),
         reason=str(status.get("message") or ""),
-        headers=_headers_of(response.get("headers")),
-        body=body,
+        headers=headers,
+        body=_as_bytes(stored),
     )
 
 

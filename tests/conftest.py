@@ -1,0 +1,40 @@
+"""Shared fixtures: the provider stand-in and a clean environment for pytester runs.
+
+The SDKs are imported here, once, so in-process pytester runs (which drop
+modules first imported inside them) do not pay for importing them again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import aiohttp  # noqa: F401
+import anthropic  # noqa: F401
+import httpx  # noqa: F401
+import httpx2  # noqa: F401
+import openai  # noqa: F401
+import pytest
+import requests  # noqa: F401
+from google import genai  # noqa: F401
+from standin import StandIn
+
+
+@pytest.fixture(scope="session")
+def standin_server() -> Iterator[StandIn]:
+    with StandIn() as server:
+        yield server
+
+
+@pytest.fixture
+def standin(standin_server: StandIn, monkeypatch: pytest.MonkeyPatch) -> StandIn:
+    """The stand-in, reset, with its URL in STANDIN_URL for the inner test files."""
+    standin_server.reset()
+    monkeypatch.setenv("STANDIN_URL", standin_server.url)
+    return standin_server
+
+
+@pytest.fixture(autouse=True)
+def _outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Inner runs must not inherit CI's replay-only default unless a test asks for it."""
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)

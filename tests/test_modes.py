@@ -1,0 +1,148 @@
+"""Record modes as SPEC §3 defines them, the CI default, and CassetteMiss."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import load_cassette, write_test
+from standin import StandIn
+
+ASK = """
+import openai
+
+def ask(text):
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    reply = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": text}]
+    )
+    return reply.choices[0].message.content
+
+def test_ask():
+    ask(os.environ.get("PROMPT", "first"))
+"""
+
+CASSETTE = ("cassettes", "test_mode", "test_ask.yaml")
+
+
+def _interactions(pytester: pytest.Pytester) -> int:
+    return len(load_cassette(pytester.path.joinpath(*CASSETTE))["interactions"])
+
+
+@pytest.fixture
+def suite(pytester: pytest.Pytester, standin: StandIn) -> pytest.Pytester:
+    write_test(pytester, "test_mode", ASK)
+    return pytester
+
+
+def test_none_mode_fails_a_miss_with_a_message_that_says_what_to_do(
+    suite: pytest.Pytester, standin: StandIn
+) -> None:
+    result = suite.runpytest("-p", "no:cacheprovider", "--llm-record=none")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*CassetteMiss: POST http://127.0.0.1:*/v1/chat/completions has no recording in "
+            "cassettes/test_mode/test_ask.yaml*--llm-record=none*"
+            "pytest --llm-record=new 'test_mode.py::test_ask'*"
+        ]
+    )
+    assert standin.hits == 0, "no byte reaches the network"
+    assert not suite.path.joinpath(*CASSETTE).exists()
+
+
+def test_the_sdk_does_not_swallow_or_retry_a_miss(suite: pytest.Pytester, standin: StandIn) -> None:
+    suite.makepyfile(
+        test_retry="""
+        import openai, os
+        def test_retrying_client():
+            client = openai.OpenAI(base_url=os.environ["STANDIN_URL"] + "/v1",
+                                   api_key="k", max_retries=5)
+            try:
+                client.chat.completions.create(model="m", messages=[])
+            except Exception as error:  # what a polling loop would write
+                raise AssertionError(f"swallowed as {type(error).__name__}")
+        """
+    )
+    result = suite.runpytest("-p", "no:cacheprovider", "--llm-record=none", "test_retry.py")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*CassetteMiss*"])
+    assert "swallowed" not in result.stdout.str()
+    assert result.duration < 1.0, "no retry back-off was waited for"
+
+
+def test_ci_defaults_to_replay_only(
+    suite: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    result = suite.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*CassetteMiss*--llm-record=none*"])
+    assert standin.hits == 0
+
+
+@pytest.mark.parametrize("value", ["false", "0", ""])
+def test_ci_false_records(
+    value: str, suite: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CI", value)
+    suite.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert standin.hits == 1
+
+
+def test_ini_sets_the_mode_and_the_option_wins(suite: pytest.Pytester, standin: StandIn) -> None:
+    suite.makeini("[pytest]\nllm_record = none\n")
+    suite.runpytest("-p", "no:cacheprovider").assert_outcomes(failed=1)
+    suite.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
+
+
+def test_new_replays_matches_and_records_the_rest(
+    suite: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
+    suite.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
+    assert standin.hits == 1, "the second run replayed"
+    monkeypatch.setenv("PROMPT", "second")
+    suite.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
+    assert standin.hits == 2
+    assert _interactions(suite) == 2
+
+
+def test_once_records_only_a_missing_cassette(
+    suite: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.runpytest("-p", "no:cacheprovider", "--llm-record=once").assert_outcomes(passed=1)
+    assert standin.hits == 1
+    suite.runpytest("-p", "no:cacheprovider", "--llm-record=once").assert_outcomes(passed=1)
+    assert standin.hits == 1
+    monkeypatch.setenv("PROMPT", "second")
+    result = suite.runpytest("-p", "no:cacheprovider", "--llm-record=once")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*CassetteMiss*--llm-record=once*"])
+    assert _interactions(suite) == 1
+
+
+def test_rewrite_records_afresh(
+    suite: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    monkeypatch.setenv("PROMPT", "second")
+    suite.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert _interactions(suite) == 2
+    suite.runpytest("-p", "no:cacheprovider", "--llm-record=rewrite").assert_outcomes(passed=1)
+    assert standin.hits == 3, "rewrite goes live even though a recording matches"
+    cassette = load_cassette(suite.path.joinpath(*CASSETTE))
+    assert len(cassette["interactions"]) == 1
+    assert "second" in cassette["interactions"][0]["request"]["body"]
+
+
+@pytest.mark.parametrize("value", ["sometimes", "NONE!", "replay"])
+def test_an_unknown_mode_is_a_usage_error(suite: pytest.Pytester, value: str) -> None:
+    result = suite.runpytest("-p", "no:cacheprovider", f"--llm-record={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*use one of: none, once, new, rewrite*"])
+
+
+def test_a_bad_ini_boolean_is_a_usage_error(suite: pytest.Pytester) -> None:
+    suite.makeini("[pytest]\nllm_record_errors = maybe\n")
+    result = suite.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*llm_record_errors*true or false*"])

@@ -1,0 +1,125 @@
+"""No secret reaches a cassette: headers, query strings, bodies, environment values."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import write_test
+from standin import StandIn
+
+from pytest_llmbudget.recording.scrub import Scrubber, env_secrets
+
+SECRET = "sk-test-abcdefghijklmnop1234"  # the KEY the inner test files send
+
+SCHEMES: dict[str, str] = {
+    "openai-bearer": """
+        import openai
+        def test_call():
+            client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0,
+                                   organization="org-secretorg123", project="proj_secretproj123")
+            client.chat.completions.create(model="gpt-4o-mini",
+                                           messages=[{"role": "user", "content": "hi"}])
+    """,
+    "anthropic-x-api-key": """
+        import anthropic
+        def test_call():
+            client = anthropic.Anthropic(base_url=URL, api_key=KEY, max_retries=0)
+            client.messages.create(model="claude-haiku-4-5", max_tokens=8,
+                                   messages=[{"role": "user", "content": "hi"}])
+    """,
+    "gemini-x-goog-api-key": """
+        from google import genai
+        from google.genai import types
+        def test_call():
+            client = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=URL))
+            client.models.generate_content(model="gemini-2.0-flash", contents="hi")
+    """,
+    "query-key": """
+        import requests
+        def test_call():
+            reply = requests.post(
+                URL + "/v1beta/models/gemini-2.0-flash:generateContent?alt=json&key=" + KEY,
+                json={"contents": [{"role": "user", "parts": [{"text": "hi"}]}]})
+            assert reply.status_code == 200
+    """,
+    "key-echoed-in-body": """
+        import httpx
+        def test_call():
+            reply = httpx.post(URL + "/v1/chat/completions",
+                               headers={"Authorization": "Bearer " + KEY, "x-standin-echo-key": "1"},
+                               json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+            assert KEY in reply.text  # the server did echo it; the cassette must not keep it
+    """,
+    "key-in-request-body": """
+        import httpx
+        def test_call():
+            httpx.post(URL + "/v1/chat/completions",
+                       json={"model": "m", "api_key": KEY,
+                             "messages": [{"role": "user", "content": "x"}]})
+    """,
+}
+
+
+@pytest.mark.parametrize("scheme", sorted(SCHEMES))
+def test_no_secret_in_the_cassette(
+    scheme: str, pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MY_SERVICE_KEY", SECRET)
+    write_test(pytester, "test_secret", SCHEMES[scheme])
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    text = (pytester.path / "cassettes" / "test_secret" / "test_call.yaml").read_text()
+    assert SECRET not in text
+    assert "secretorg123" not in text
+    assert "secretproj123" not in text
+    assert "REDACTED" in text
+    standin.reset()
+    replay = pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none")
+    replay.assert_outcomes(passed=1)
+    assert standin.hits == 0, "a redacted recording still matches its request"
+
+
+def test_env_values_are_redacted_without_any_header(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ACME_TOKEN", "tok-verysecretvalue42")
+    write_test(
+        pytester,
+        "test_env",
+        """
+        import httpx
+        def test_call():
+            httpx.post(URL + "/v1/chat/completions", json={
+                "model": "m", "messages": [{"role": "user", "content": os.environ["ACME_TOKEN"]}]})
+        """,
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    text = (pytester.path / "cassettes" / "test_env" / "test_call.yaml").read_text()
+    assert "verysecretvalue42" not in text
+
+
+def test_llm_redact_headers_adds_names(pytester: pytest.Pytester, standin: StandIn) -> None:
+    pytester.makeini("[pytest]\nllm_redact_headers =\n    x-tenant-id\n")
+    write_test(
+        pytester,
+        "test_extra",
+        """
+        import httpx
+        def test_call():
+            httpx.post(URL + "/v1/chat/completions", headers={"x-tenant-id": "tenant-7"},
+                       json={"model": "m", "messages": []})
+        """,
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    text = (pytester.path / "cassettes" / "test_extra" / "test_call.yaml").read_text()
+    assert "tenant-7" not in text
+
+
+def test_short_env_values_are_not_treated_as_secrets() -> None:
+    found = env_secrets({"A_KEY": "short", "B_TOKEN": "long-enough-1", "PATH_SECRET_X": "nope1234"})
+    assert found == {"long-enough-1"}
+
+
+def test_scrubber_redacts_query_parameters_whatever_their_case() -> None:
+    scrubber = Scrubber()
+    url = "https://h/v1/x?API_KEY=abc123456789&alt=sse&key=zzz987654321"
+    secrets = scrubber.secrets_of(url, [])
+    assert scrubber.url(url, secrets) == "https://h/v1/x?API_KEY=REDACTED&alt=sse&key=REDACTED"

@@ -1,0 +1,153 @@
+"""Only LLM calls are recorded; other traffic and mocked HTTP pass through untouched."""
+
+from __future__ import annotations
+
+import pytest
+from helpers import load_cassette, write_test
+from standin import StandIn
+
+from pytest_llmbudget.classify import classify
+
+ALL_MODES = ["none", "once", "new", "rewrite"]
+
+
+@pytest.mark.parametrize(
+    ("url", "provider"),
+    [
+        ("https://api.openai.com/v1/models", "openai"),
+        ("https://my-resource.openai.azure.com/openai/deployments/x/chat/completions", "azure"),
+        ("https://api.anthropic.com/v1/messages", "anthropic"),
+        ("https://generativelanguage.googleapis.com/v1beta/models/g:generateContent", "google"),
+        ("https://api.deepseek.com/chat/completions", "deepseek"),
+        ("https://openrouter.ai/api/v1/chat/completions", "openrouter"),
+        ("http://localhost:4000/v1/chat/completions", "openai"),
+        ("http://127.0.0.1:11434/api/chat", "ollama"),
+        ("http://gateway.internal/anything/v1/messages", "anthropic"),
+        ("http://proxy:8080/v1beta/models/x:streamGenerateContent?alt=sse", "google"),
+    ],
+)
+def test_llm_calls_are_recognised(url: str, provider: str) -> None:
+    found = classify(url)
+    assert found is not None
+    assert found.provider == provider
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/api/users",
+        "http://127.0.0.1:8000/health",
+        "https://api.github.com/repos/x/y",
+        "https://example.com/chat/completions/history",
+    ],
+)
+def test_other_traffic_is_not_an_llm_call(url: str) -> None:
+    assert classify(url) is None
+
+
+def test_llm_hosts_adds_hosts() -> None:
+    assert classify("https://llm.corp.example/v2/infer", {"llm.corp.example"}) is not None
+
+
+def test_other_traffic_passes_through_unrecorded_in_none_mode(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    write_test(
+        pytester,
+        "test_health",
+        """
+        import httpx, requests
+        def test_health():
+            assert requests.get(URL + "/health").json() == {"ok": True}
+            assert httpx.get(URL + "/health").json() == {"ok": True}
+        """,
+    )
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=1)
+    assert standin.hits == 2
+    assert not (pytester.path / "cassettes").exists()
+
+
+def test_llm_hosts_ini_makes_any_request_to_a_host_an_llm_call(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    pytester.makeini("[pytest]\nllm_hosts =\n    127.0.0.1\n")
+    write_test(
+        pytester,
+        "test_custom",
+        """
+        import requests
+        def test_custom():
+            assert requests.get(URL + "/health").status_code == 200
+        """,
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert (pytester.path / "cassettes" / "test_custom" / "test_custom.yaml").exists()
+
+
+MOCKED: dict[str, str] = {
+    "respx": """
+        import httpx, respx
+        def test_mocked():
+            with respx.mock:
+                respx.post("https://api.openai.com/v1/chat/completions").respond(
+                    json={"mocked": True})
+                reply = httpx.post("https://api.openai.com/v1/chat/completions", json={})
+            assert reply.json() == {"mocked": True}
+    """,
+    "pytest-httpx": """
+        import httpx
+        def test_mocked(httpx_mock):
+            httpx_mock.add_response(url="https://api.openai.com/v1/chat/completions",
+                                    json={"mocked": True})
+            reply = httpx.post("https://api.openai.com/v1/chat/completions", json={})
+            assert reply.json() == {"mocked": True}
+    """,
+    "responses": """
+        import requests, responses
+        @responses.activate
+        def test_mocked():
+            responses.post("https://api.openai.com/v1/chat/completions", json={"mocked": True})
+            reply = requests.post("https://api.openai.com/v1/chat/completions", json={})
+            assert reply.json() == {"mocked": True}
+    """,
+    "requests-mock": """
+        import requests
+        def test_mocked(requests_mock):
+            requests_mock.post("https://api.openai.com/v1/chat/completions", json={"mocked": True})
+            reply = requests.post("https://api.openai.com/v1/chat/completions", json={})
+            assert reply.json() == {"mocked": True}
+    """,
+    "httpx-mock-transport": """
+        import httpx
+        def test_mocked():
+            transport = httpx.MockTransport(lambda request: httpx.Response(200, json={"mocked": True}))
+            with httpx.Client(transport=transport) as client:
+                reply = client.post("https://api.openai.com/v1/chat/completions", json={})
+            assert reply.json() == {"mocked": True}
+    """,
+    "openai-sdk-over-mock-transport": """
+        import httpx2, openai
+        def answer(request):
+            return httpx2.Response(200, json={
+                "id": "x", "object": "chat.completion", "created": 1, "model": "gpt-4o-mini",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": "mocked"}}]})
+        def test_mocked():
+            client = openai.OpenAI(api_key="k", max_retries=0,
+                                   http_client=httpx2.Client(transport=httpx2.MockTransport(answer)))
+            reply = client.chat.completions.create(model="gpt-4o-mini", messages=[])
+            assert reply.choices[0].message.content == "mocked"
+    """,
+}
+
+
+@pytest.mark.parametrize("mode", ALL_MODES)
+@pytest.mark.parametrize("library", sorted(MOCKED))
+def test_mocked_http_keeps_working_and_is_not_recorded(
+    library: str, mode: str, pytester: pytest.Pytester
+) -> None:
+    write_test(pytester, "test_mock", MOCKED[library])
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-record={mode}")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["LLM budget: no LLM calls"])
+    assert not (pytester.path / "cassettes").exists()
