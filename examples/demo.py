@@ -22,7 +22,8 @@ PORT = int(os.environ.get("LLMBUDGET_DEMO_PORT", "8977"))
 
 def _standin_class() -> Any:
     spec = importlib.util.spec_from_file_location("standin", ROOT / "tests" / "standin.py")
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise SystemExit("tests/standin.py is missing: run the demo from a full checkout")
     module = importlib.util.module_from_spec(spec)
     sys.modules["standin"] = module
     spec.loader.exec_module(module)
@@ -34,8 +35,15 @@ def _pytest(title: str, cassettes: Path, *args: str) -> int:
     env = dict(os.environ, LLM_BASE_URL=f"http://127.0.0.1:{PORT}")
     env.pop("CI", None)
     command = [
-        sys.executable, "-m", "pytest", "examples", "-q", "-p", "no:cacheprovider",
-        f"--llm-cassette-dir={cassettes}", *args,
+        sys.executable,
+        "-m",
+        "pytest",
+        "examples",
+        "-q",
+        "-p",
+        "no:cacheprovider",
+        f"--llm-cassette-dir={cassettes}",
+        *args,
     ]
     print("$ " + " ".join(command[2:]), flush=True)
     return subprocess.call(command, cwd=ROOT, env=env)
@@ -46,15 +54,19 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="llmbudget-demo-") as folder:
         cassettes = Path(folder) / "cassettes"
         with standin:
-            status = _pytest("1. record: live calls to the local stand-in", cassettes,
-                             "--llm-record=rewrite")
+            status = _pytest(
+                "1. record: live calls to the local stand-in", cassettes, "--llm-record=rewrite"
+            )
             print(f"stand-in answered {standin.hits} requests", flush=True)
         if status:
             return status
         written = sorted(p.relative_to(folder) for p in cassettes.rglob("*.yaml"))
         print("cassettes written:", ", ".join(map(str, written)))
-        status = _pytest("2. replay: the stand-in is stopped, nothing leaves the machine",
-                         cassettes, "--llm-record=none")
+        status = _pytest(
+            "2. replay: the stand-in is stopped, nothing leaves the machine",
+            cassettes,
+            "--llm-record=none",
+        )
     return status
 
 

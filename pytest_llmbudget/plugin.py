@@ -13,10 +13,10 @@ import pytest
 
 from pytest_llmbudget.intercept import install as interception
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
-from pytest_llmbudget.records import CallRecord
 from pytest_llmbudget.recording.naming import cassette_path
 from pytest_llmbudget.recording.recorder import RecorderConfig, TestRecorder
 from pytest_llmbudget.recording.scrub import Scrubber
+from pytest_llmbudget.records import CallRecord
 from pytest_llmbudget.settings import Settings, add_options
 
 
@@ -78,7 +78,9 @@ def _recorder_for(item: pytest.Item, run: RunState) -> TestRecorder:
         cassette_dir=run.settings.cassette_dir,
         marker_name=marker_name,
     )
-    return TestRecorder(run.recorder_config, nodeid=item.nodeid, cassette_path=path, on_call=run.add)
+    return TestRecorder(
+        run.recorder_config, nodeid=item.nodeid, cassette_path=path, on_call=run.add
+    )
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

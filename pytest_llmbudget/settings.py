@@ -96,7 +96,8 @@ def add_options(parser: pytest.Parser) -> None:
         dest="llm_cassette_dir",
         metavar="DIR",
         default=None,
-        help="Folder for cassettes, relative to the rootdir (default: cassettes/ beside each test file).",
+        help="Folder for cassettes, relative to the rootdir "
+        "(default: cassettes/ beside each test file).",
     )
     parser.addini("llm_record", "Default record mode (see --llm-record).", default="")
     parser.addini(

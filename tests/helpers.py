@@ -10,19 +10,19 @@ from typing import Any
 import pytest
 import yaml
 
-PROLOGUE = '''
+PROLOGUE = """
 import asyncio
 import json
 import os
 import pathlib
 
-URL = os.environ["STANDIN_URL"]
+URL = os.environ.get("STANDIN_URL", "http://127.0.0.1:9")
 KEY = "sk-test-abcdefghijklmnop1234"
 
 
 def save(value):
     pathlib.Path(os.environ["RESULT_FILE"]).write_text(json.dumps(value))
-'''
+"""
 
 
 def write_test(pytester: pytest.Pytester, name: str, body: str) -> Path:

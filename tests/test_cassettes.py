@@ -39,7 +39,9 @@ def test_canonical_body_drops_ignored_fields_at_any_depth() -> None:
 
 
 def test_request_key_sorts_the_query() -> None:
-    assert request_key("post", "http://h/x?b=2&a=1", b"") == request_key("POST", "http://h/x?a=1&b=2", b"")
+    assert request_key("post", "http://h/x?b=2&a=1", b"") == request_key(
+        "POST", "http://h/x?a=1&b=2", b""
+    )
 
 
 def test_two_prompts_on_one_url_never_replay_swapped(
@@ -139,7 +141,9 @@ def test_a_corrupt_cassette_fails_the_test_by_name_and_is_left_alone(
     before = cassette.read_bytes()
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*CassetteError: cassette *test_bad.yaml is unreadable: invalid YAML*"])
+    result.stdout.fnmatch_lines(
+        ["*CassetteError: cassette *test_bad.yaml is unreadable: invalid YAML*"]
+    )
     assert cassette.read_bytes() == before
     assert standin.hits == 0
 
@@ -226,7 +230,9 @@ def test_error_responses_are_not_recorded_unless_asked(
             assert reply.status_code == 429
         """,
     )
-    quota = {"error": {"message": "quota", "type": "insufficient_quota", "code": "insufficient_quota"}}
+    quota = {
+        "error": {"message": "quota", "type": "insufficient_quota", "code": "insufficient_quota"}
+    }
     standin.fail_next(429, quota)
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
     assert not (pytester.path / "cassettes" / "test_err" / "test_err.yaml").exists()
@@ -258,10 +264,13 @@ def test_compressed_responses_are_stored_decoded(
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
     live = result_of(pytester)
+    assert len(standin.requests) == 2
+    assert all("gzip" in request.headers["accept-encoding"] for request in standin.requests)
     stored = load_cassette(pytester.path / "cassettes" / "test_gz" / "test_gz.yaml")
     for interaction in stored["interactions"]:
         body = interaction["response"]["body"]["string"]
-        assert isinstance(body, str) and '"usage"' in body
+        assert isinstance(body, str)
+        assert '"usage"' in body
         names = {name.lower() for name in interaction["response"]["headers"]}
         assert "content-encoding" not in names
     standin.reset()

@@ -7,6 +7,8 @@ streams, every chunk) must be the same both times.
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
 from helpers import load_cassette, result_of, write_test
 from standin import StandIn
@@ -215,7 +217,7 @@ def test_records_then_replays_without_the_server(
     case: str, pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
-    write_test(pytester, "test_client", CASES[case] + TEST_BODY)
+    write_test(pytester, "test_client", textwrap.dedent(CASES[case]) + TEST_BODY)
 
     recorded = pytester.runpytest("-p", "no:cacheprovider")
     recorded.assert_outcomes(passed=1)

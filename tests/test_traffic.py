@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import load_cassette, write_test
+from helpers import write_test
 from standin import StandIn
 
 from pytest_llmbudget.classify import classify

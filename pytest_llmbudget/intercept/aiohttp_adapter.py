@@ -13,15 +13,15 @@ import json
 from types import ModuleType
 from typing import Any
 
+from pytest_llmbudget.classify import Classification
 from pytest_llmbudget.intercept.patching import patch_method
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
 from pytest_llmbudget.recording.recorder import (
     Exchange,
     HttpRequest,
     TestRecorder,
-    _header_map,
+    header_map,
 )
-from pytest_llmbudget.classify import Classification
 
 
 def _body(value: Any) -> bytes:
@@ -59,15 +59,17 @@ class _OneCallCassette:
         return self._exchange.replay is not None and self._plays == 0
 
     def play_response(self, vcr_request: Any) -> dict[str, Any]:
-        assert self._exchange is not None and self._exchange.replay is not None
-        replay = self._exchange.replay
+        exchange = self._exchange
+        if exchange is None or exchange.replay is None:
+            raise RuntimeError("play_response called for a call that has no recording")
+        replay = exchange.replay
         self._plays += 1
         headers = replay.headers
         if self._plays > 1:  # a recorded redirect we cannot follow: stop here
             headers = [(k, v) for k, v in headers if k.lower() != "location"]
         return {
             "status": {"code": replay.status, "message": replay.reason},
-            "headers": _header_map(headers),
+            "headers": header_map(headers),
             "body": {"string": replay.body},
         }
 

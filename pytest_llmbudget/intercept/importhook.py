@@ -13,7 +13,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -40,7 +40,7 @@ class _PatchingLoader(importlib.abc.Loader):
 class PostImportFinder(importlib.abc.MetaPathFinder):
     """Finds nothing itself; decorates the real finder's answer for watched names."""
 
-    def __init__(self, patchers: dict[str, Patcher]) -> None:
+    def __init__(self, patchers: Mapping[str, Patcher]) -> None:
         self._patchers = patchers
         self._local = threading.local()
 
@@ -60,7 +60,7 @@ class PostImportFinder(importlib.abc.MetaPathFinder):
             self._local.busy = False
         if spec is None or spec.loader is None:
             return None
-        spec.loader = _PatchingLoader(spec.loader, patcher)  # type: ignore[assignment]
+        spec.loader = _PatchingLoader(spec.loader, patcher)
         return spec
 
     def install(self) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import threading
 from types import ModuleType
 
-from pytest_llmbudget.intercept.importhook import PostImportFinder
+from pytest_llmbudget.intercept.importhook import Patcher, PostImportFinder
 
 
 def _patch_httpx(module: ModuleType) -> None:
@@ -30,37 +30,41 @@ def _patch_aiohttp(module: ModuleType) -> None:
     aiohttp_adapter.patch(module)
 
 
-PATCHERS = {
+PATCHERS: dict[str, Patcher] = {
     "httpx": _patch_httpx,
     "httpx2": _patch_httpx,
     "requests": _patch_requests,
     "aiohttp": _patch_aiohttp,
 }
 
-_lock = threading.Lock()
-_state: dict[str, object] = {"users": 0, "finder": None}
+
+class _Interception:
+    __slots__ = ("_finder", "_lock", "_users")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._users = 0
+        self._finder: PostImportFinder | None = None
+
+    def acquire(self) -> None:
+        with self._lock:
+            self._users += 1
+            if self._finder is None:
+                self._finder = PostImportFinder(PATCHERS)
+                self._finder.install()
+
+    def release(self) -> None:
+        with self._lock:
+            self._users = max(self._users - 1, 0)
+            if self._users or self._finder is None:
+                return
+            self._finder.uninstall()
+            self._finder = None
+            from pytest_llmbudget.intercept.patching import unpatch_all
+
+            unpatch_all()
 
 
-def install() -> None:
-    with _lock:
-        users = int(str(_state["users"]))
-        _state["users"] = users + 1
-        if users == 0:
-            finder = PostImportFinder(PATCHERS)
-            _state["finder"] = finder
-            finder.install()
-
-
-def uninstall() -> None:
-    with _lock:
-        users = int(str(_state["users"])) - 1
-        _state["users"] = max(users, 0)
-        if users > 0:
-            return
-        finder = _state["finder"]
-        if isinstance(finder, PostImportFinder):
-            finder.uninstall()
-        _state["finder"] = None
-        from pytest_llmbudget.intercept.patching import unpatch_all
-
-        unpatch_all()
+_INTERCEPTION = _Interception()
+install = _INTERCEPTION.acquire
+uninstall = _INTERCEPTION.release

@@ -36,7 +36,9 @@ def _replay(adapter: Any, request: Any, replay: StoredResponse) -> Any:
 
     raw = urllib3.HTTPResponse(
         body=io.BytesIO(replay.body),
-        headers=[(k, v) for k, v in replay.headers if k.lower() not in _DROP_ON_REPLAY],
+        headers=urllib3.HTTPHeaderDict(
+            [(k, v) for k, v in replay.headers if k.lower() not in _DROP_ON_REPLAY]
+        ),
         status=replay.status,
         reason=replay.reason,
         preload_content=False,

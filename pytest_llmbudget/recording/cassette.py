@@ -7,6 +7,7 @@ requests replay in recorded order from a per-key queue.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -226,8 +227,6 @@ def write_atomic(path: Path, text: str) -> None:
         os.chmod(temp_name, 0o644)  # mkstemp makes it private; a cassette is a normal file
         os.replace(temp_name, path)
     except BaseException:
-        try:
+        with contextlib.suppress(OSError):
             os.unlink(temp_name)
-        except OSError:
-            pass
         raise

@@ -15,15 +15,18 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbudget.classify import Classification, classify
 from pytest_llmbudget.errors import CassetteMiss
-from pytest_llmbudget.records import CallRecord
 from pytest_llmbudget.recording import scrub
 from pytest_llmbudget.recording.canonical import RequestKey, request_key
-from pytest_llmbudget.recording.cassette import Cassette, StoredResponse, response_of
 from pytest_llmbudget.recording.modes import RecordMode
+from pytest_llmbudget.records import CallRecord
+
+if TYPE_CHECKING:
+    # The cassette module loads YAML: imported on the first LLM call, not at plugin load.
+    from pytest_llmbudget.recording.cassette import Cassette, StoredResponse
 
 Headers = list[tuple[str, str]]
 
@@ -72,7 +75,7 @@ def _text_or_bytes(body: bytes) -> str | bytes:
         return body
 
 
-def _header_map(headers: Headers) -> dict[str, list[str]]:
+def header_map(headers: Headers) -> dict[str, list[str]]:
     mapping: dict[str, list[str]] = {}
     for name, value in headers:
         mapping.setdefault(name, []).append(value)
@@ -182,6 +185,8 @@ class TestRecorder:
 
     def _open(self) -> Cassette:
         if self._cassette is None:
+            from pytest_llmbudget.recording.cassette import Cassette
+
             mode = self.config.mode
             if mode is RecordMode.REWRITE:
                 self._cassette = Cassette(self.cassette_path, self.config.match_ignore)
@@ -224,7 +229,9 @@ class TestRecorder:
                     command=f"pytest --llm-record=new '{self.nodeid}'",
                 )
         if hit is not None:
-            position, interaction = hit
+            from pytest_llmbudget.recording.cassette import response_of
+
+            _position, interaction = hit
             replay = response_of(interaction)
             exchange = Exchange(self, request, classification, key, secrets, replay)
             self._emit(exchange, replay.status, replay.body, replay.headers, interaction, False)
@@ -269,7 +276,7 @@ class TestRecorder:
         interaction: dict[str, Any] = {
             "request": {
                 "body": _text_or_bytes(scrub.data(request.body, secrets)) if request.body else None,
-                "headers": _header_map(
+                "headers": header_map(
                     scrubber.headers(request.headers, scrubber.request_headers, secrets)
                 ),
                 "method": request.method.upper(),
@@ -277,7 +284,7 @@ class TestRecorder:
             },
             "response": {
                 "body": {"string": _text_or_bytes(scrub.data(body, secrets))},
-                "headers": _header_map(
+                "headers": header_map(
                     scrubber.headers(headers, scrubber.response_headers, secrets)
                 ),
                 "status": {"code": status, "message": exchange._reason},
@@ -333,9 +340,8 @@ class TestRecorder:
             exchange.complete(truncated=True)
         with self._lock:
             cassette = self._cassette
-            if self.config.mode is RecordMode.REWRITE:
-                if cassette is None or not len(cassette):
-                    self.cassette_path.unlink(missing_ok=True)
-                    return
+            if self.config.mode is RecordMode.REWRITE and (cassette is None or not len(cassette)):
+                self.cassette_path.unlink(missing_ok=True)
+                return
             if cassette is not None and cassette.dirty:
                 cassette.save()
