@@ -1,7 +1,8 @@
 """Shared fixtures: the provider stand-in and a clean environment for pytester runs.
 
-The SDKs are imported here, once, so in-process pytester runs (which drop
-modules first imported inside them) do not pay for importing them again.
+The SDKs (and hypothesis, whose pytest plugin imports it at the end of every
+run) are imported here, once, so in-process pytester runs, which drop the
+modules first imported inside them, do not pay for importing them again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import aiohttp  # noqa: F401
 import anthropic  # noqa: F401
 import httpx  # noqa: F401
 import httpx2  # noqa: F401
+import hypothesis  # noqa: F401
 import openai  # noqa: F401
 import pytest
 import requests  # noqa: F401
