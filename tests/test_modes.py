@@ -47,6 +47,7 @@ def test_none_mode_fails_a_miss_with_a_message_that_says_what_to_do(
     )
     assert standin.hits == 0, "no byte reaches the network"
     assert not suite.path.joinpath(*CASSETTE).exists()
+    assert "recorder.py" not in result.stdout.str(), "our own frames are hidden"
 
 
 def test_the_sdk_does_not_swallow_or_retry_a_miss(suite: pytest.Pytester, standin: StandIn) -> None:

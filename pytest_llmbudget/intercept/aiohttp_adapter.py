@@ -97,6 +97,7 @@ class _OneCallCassette:
 def _build(original: Any) -> Any:
     @functools.wraps(original)
     async def _request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         recorder = SWITCHBOARD.current()
         classification = recorder.classify(str(str_or_url)) if recorder is not None else None
         if recorder is None or classification is None:

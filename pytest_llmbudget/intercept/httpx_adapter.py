@@ -128,6 +128,7 @@ def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
     def build(original: Any) -> Any:
         @functools.wraps(original)
         def handle_request(self: Any, request: Any) -> Any:
+            __tracebackhide__ = True
             recorder = SWITCHBOARD.current()
             if recorder is None or _core_is_mocked(self, "handle_request"):
                 return original(self, request)
@@ -155,6 +156,7 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
     def build(original: Any) -> Any:
         @functools.wraps(original)
         async def handle_async_request(self: Any, request: Any) -> Any:
+            __tracebackhide__ = True
             recorder = SWITCHBOARD.current()
             if recorder is None or _core_is_mocked(self, "handle_async_request"):
                 return await original(self, request)

@@ -57,6 +57,7 @@ def _response_headers(response: Any) -> list[tuple[str, str]]:
 def _build(original: Any) -> Any:
     @functools.wraps(original)
     def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
+        __tracebackhide__ = True
         recorder = SWITCHBOARD.current()
         if recorder is None:
             return original(self, request, *args, **kwargs)

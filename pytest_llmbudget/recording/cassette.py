@@ -152,6 +152,7 @@ class Cassette:
     @classmethod
     def load(cls, path: Path, ignore: Iterable[str] = ()) -> Cassette:
         """Read ``path`` if it exists; a missing file is an empty cassette."""
+        __tracebackhide__ = True
         cassette = cls(path, ignore)
         try:
             text = path.read_bytes()

@@ -184,6 +184,7 @@ class TestRecorder:
     # -- cassette ---------------------------------------------------------
 
     def _open(self) -> Cassette:
+        __tracebackhide__ = True
         if self._cassette is None:
             from pytest_llmbudget.recording.cassette import Cassette
 
@@ -210,6 +211,7 @@ class TestRecorder:
 
     def begin(self, request: HttpRequest, classification: Classification) -> Exchange:
         """Decide an LLM call's fate: replay, live (and record), or CassetteMiss."""
+        __tracebackhide__ = True  # the user's call is the frame that matters
         scrubber = self.config.scrubber
         secrets = scrubber.secrets_of(request.url, request.headers)
         key = request_key(
