@@ -1,4 +1,4 @@
-"""pytest glue: options, markers, and the hooks that give each test its recorder.
+"""pytest glue: options, markers, fixtures, and the hooks that give each test its recorder.
 
 Kept thin on purpose: every decision is made in a module named for it.
 """
@@ -8,45 +8,118 @@ from __future__ import annotations
 import threading
 from collections.abc import Generator
 from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
 
 import pytest
 
+from pytest_llmbudget import hookspecs
+from pytest_llmbudget.budget import Limits, RunGate, TestGate, violation
+from pytest_llmbudget.errors import LLMBudgetExceeded
 from pytest_llmbudget.intercept import install as interception
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
+from pytest_llmbudget.ledger import Ledger
 from pytest_llmbudget.recording.naming import cassette_path
-from pytest_llmbudget.recording.recorder import RecorderConfig, TestRecorder
+from pytest_llmbudget.recording.recorder import HttpRequest, RecorderConfig, TestRecorder
 from pytest_llmbudget.recording.scrub import Scrubber
 from pytest_llmbudget.records import CallRecord
-from pytest_llmbudget.settings import Settings, add_options
+from pytest_llmbudget.report.formatting import usd
+from pytest_llmbudget.settings import Settings, add_options, parse_count, parse_usd
+from pytest_llmbudget.summary import RunSummary, Totals
+from pytest_llmbudget.usage import LLMUsage
 
 
 @dataclass
 class RunState:
-    """What one pytest session knows: its settings and every call made so far."""
+    """What one pytest session knows: its settings, gates and every call made so far."""
 
     settings: Settings
     recorder_config: RecorderConfig
+    hook: Any
+    gate: RunGate
+    ledger: Ledger
     records: list[CallRecord] = field(default_factory=list)
+    outcomes: dict[str, str] = field(default_factory=dict)
+    violations: list[dict[str, Any]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    summary: RunSummary | None = None
 
     def add(self, record: CallRecord) -> None:
+        from pytest_llmbudget.accounting import account
+
+        account(record, self.hook)
+        if record.live:
+            self.gate.spent(record.cost_usd)
+            self.ledger.add(record)
         with self.lock:
             self.records.append(record)
+
+    def violate(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.violations.append(entry)
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Remember each test's outcome for the reports: a failed phase wins."""
+        if report.when != "call" and report.outcome == "passed":
+            return
+        if self.outcomes.get(report.nodeid) in (None, "passed"):
+            outcome: str = report.outcome
+            if report.when != "call" and report.outcome == "failed":
+                outcome = "error"
+            self.outcomes[report.nodeid] = outcome
 
 
 RUN = pytest.StashKey[RunState]()
 RECORDER = pytest.StashKey[TestRecorder]()
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
+
+
+def _price_book(settings: Settings) -> Any:
+    from pytest_llmbudget.pricing import PriceBook, PriceFileError, load_overrides
+
+    overrides = {}
+    if settings.prices_file is not None:
+        try:
+            overrides = load_overrides(settings.prices_file)
+        except PriceFileError as error:
+            raise pytest.UsageError(f"llm_prices: {error}") from None
+    return PriceBook(overrides, settings.free_hosts)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "llm_cassette(name): record this test's LLM calls into cassette NAME"
     )
+    config.addinivalue_line(
+        "markers",
+        "llm_budget(usd=None, calls=None): this test may cost at most USD "
+        "(replayed calls included) and make at most CALLS LLM calls",
+    )
     settings = Settings.from_config(config)
+    from pytest_llmbudget.defaults import DefaultHooks
+
+    config.pluginmanager.register(
+        DefaultHooks(settings.hosts, _price_book(settings)), "llmbudget-defaults"
+    )
+    hook = config.hook
+
+    def classify_with_hooks(request: HttpRequest) -> Any:
+        return hook.pytest_llmbudget_classify(request=request)
+
+    limits = settings.limits
+    ledger = Ledger(settings.ledger_path, run_id=_run_id(config))
+    gate = RunGate(
+        limits,
+        spent_today=ledger.spent_last_day if limits.daily_budget_usd is not None else None,
+        warn=_warner(config),
+    )
     config.stash[RUN] = RunState(
         settings=settings,
         recorder_config=RecorderConfig(
@@ -56,13 +129,37 @@ def pytest_configure(config: pytest.Config) -> None:
             record_errors=settings.record_errors,
             extra_hosts=settings.hosts,
             rootdir=settings.rootdir,
+            classifier=classify_with_hooks,
+            run_gate=gate,
         ),
+        hook=hook,
+        gate=gate,
+        ledger=ledger,
     )
+    config.pluginmanager.register(config.stash[RUN], "llmbudget-run")
     interception.install()
+
+
+def _run_id(config: pytest.Config) -> str:
+    import os
+    import uuid
+
+    worker = getattr(config, "workerinput", {}).get("testrunuid")
+    return str(worker or os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)
+
+
+def _warner(config: pytest.Config) -> Any:
+    def warn(message: str) -> None:
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_line(message, yellow=True)
+
+    return warn
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if RUN in config.stash:
+        config.stash[RUN].ledger.close()
         del config.stash[RUN]
         interception.uninstall()
 
@@ -79,8 +176,45 @@ def _recorder_for(item: pytest.Item, run: RunState) -> TestRecorder:
         marker_name=marker_name,
     )
     return TestRecorder(
-        run.recorder_config, nodeid=item.nodeid, cassette_path=path, on_call=run.add
+        run.recorder_config,
+        nodeid=item.nodeid,
+        cassette_path=path,
+        on_call=run.add,
+        test_gate=TestGate(
+            item.nodeid, *_test_call_limit(item, run.settings.limits), report=run.violate
+        ),
     )
+
+
+def _marker_limits(item: pytest.Item) -> tuple[Decimal | None, int | None]:
+    marker = item.get_closest_marker("llm_budget")
+    if marker is None:
+        return None, None
+    unknown = set(marker.kwargs) - {"usd", "calls"}
+    if unknown or marker.args:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.llm_budget takes usd= and calls= only"
+        )
+    usd_limit = marker.kwargs.get("usd")
+    calls = marker.kwargs.get("calls")
+    return (
+        parse_usd(usd_limit, "llm_budget(usd=...)") if usd_limit is not None else None,
+        parse_count(calls, "llm_budget(calls=...)") if calls is not None else None,
+    )
+
+
+def _test_call_limit(item: pytest.Item, limits: Limits) -> tuple[int | None, str]:
+    _usd, calls = _marker_limits(item)
+    if calls is not None:
+        return calls or None, "@pytest.mark.llm_budget(calls=...)"
+    return limits.test_max_calls, "--llm-test-max-calls"
+
+
+def _test_cost_limit(item: pytest.Item, limits: Limits) -> tuple[Decimal | None, str]:
+    usd_limit, _calls = _marker_limits(item)
+    if usd_limit is not None:
+        return usd_limit, "@pytest.mark.llm_budget(usd=...)"
+    return limits.test_budget_usd, "--llm-test-budget"
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)
@@ -93,6 +227,34 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
     return (yield)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    result = yield
+    run = item.config.stash.get(RUN, None)
+    recorder = item.stash.get(RECORDER, None)
+    if run is not None and recorder is not None:
+        _check_test_cost(item, run, recorder)
+    return result
+
+
+def _check_test_cost(item: pytest.Item, run: RunState, recorder: TestRecorder) -> None:
+    __tracebackhide__ = True
+    limit, source = _test_cost_limit(item, run.settings.limits)
+    cost = sum((record.cost_usd for record in recorder.records), Decimal(0))
+    if limit is None or cost <= limit:
+        return
+    message = (
+        f"{item.nodeid} cost {usd(cost)} in LLM calls (replayed included), "
+        f"over its budget of {usd(limit)} ({source})"
+    )
+    run.violate(
+        violation(
+            "test_budget", message, limit=float(limit), actual=float(cost), nodeid=item.nodeid
+        )
+    )
+    raise LLMBudgetExceeded(message, limit=float(limit), actual=float(cost), nodeid=item.nodeid)
+
+
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     try:
@@ -101,20 +263,105 @@ def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
         recorder = item.stash.get(RECORDER, None)
         if recorder is not None:
             SWITCHBOARD.pop(recorder)
-            del item.stash[RECORDER]
             recorder.close()
+
+
+@pytest.fixture
+def llm_usage(request: pytest.FixtureRequest) -> LLMUsage:
+    """The LLM calls the running test has made so far: counts, tokens, cost."""
+    recorder = request.node.stash.get(RECORDER, None)
+    return LLMUsage(recorder.records if recorder is not None else [])
+
+
+def _violations(run: RunState, totals: Totals) -> list[dict[str, Any]]:
+    """Everything that broke a limit, in the order it happened, end-of-run checks last."""
+    limits = run.settings.limits
+    found = list(run.gate.violations) + list(run.violations)
+    kinds = {entry["kind"] for entry in found}
+    over_budget = limits.budget_usd is not None and totals.spend_usd > limits.budget_usd
+    if over_budget and limits.budget_usd is not None and "budget" not in kinds:
+        found.append(
+            violation(
+                "budget",
+                f"live spend {usd(totals.spend_usd)} exceeds --llm-budget {usd(limits.budget_usd)}",
+                limit=float(limits.budget_usd),
+                actual=float(totals.spend_usd),
+            )
+        )
+    if limits.max_cost_usd is not None and totals.cost_usd > limits.max_cost_usd:
+        found.append(
+            violation(
+                "max_cost",
+                f"the suite's LLM calls cost {usd(totals.cost_usd)} (replayed included), "
+                f"over --llm-max-cost {usd(limits.max_cost_usd)}",
+                limit=float(limits.max_cost_usd),
+                actual=float(totals.cost_usd),
+            )
+        )
+    if run.settings.unknown_model == "fail":
+        seen: set[tuple[str, str | None]] = set()
+        for record in run.records:
+            key = (record.provider, record.model)
+            if not record.priced and record.status < 400 and key not in seen:
+                seen.add(key)
+                found.append(
+                    violation(
+                        "unknown_model",
+                        f"no price is known for {record.provider} model "
+                        f"{record.model or '(unnamed)'} (--llm-unknown-model=fail)",
+                        limit=None,
+                        actual=None,
+                        nodeid=record.nodeid,
+                    )
+                )
+    return found
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
+    run = session.config.stash.get(RUN, None)
+    result = yield
+    if run is not None:
+        _finish(run, session)
+    return result
+
+
+def _finish(run: RunState, session: pytest.Session) -> None:
+    from pytest_llmbudget import summary as summaries
+
+    if run.records:
+        from pytest_llmbudget.tokens import encoding_status
+
+        counter = encoding_status() if any(r.estimated for r in run.records) else ""
+    else:
+        counter = ""
+    run.summary = summaries.build(
+        run.records,
+        outcomes=run.outcomes,
+        limits=run.settings.limits.as_json(),
+        violations=[],
+        token_counter=counter,
+    )
+    run.summary.violations.extend(_violations(run, run.summary.totals))
+    if run.settings.unknown_model == "ignore":
+        run.summary.unknown_models.clear()
+    if run.settings.report_path is not None:
+        from pytest_llmbudget.report import jsonreport
+
+        jsonreport.write(run.summary, run.settings.report_path)
+    session.config.hook.pytest_llmbudget_summary(summary=run.summary)
+    if run.summary.violations and not session.testsfailed:
+        session.testsfailed += 1  # any violation fails the run, even if every test passed
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     run = terminalreporter.config.stash.get(RUN, None)
-    if run is None:
+    if run is None or run.summary is None:
         return
-    records = run.records
-    if not records:
-        terminalreporter.write_line("LLM budget: no LLM calls")
-        return
-    live = sum(1 for record in records if record.live)
-    terminalreporter.write_sep("-", "LLM budget")
-    terminalreporter.write_line(
-        f"{len(records)} LLM calls: {live} live, {len(records) - live} replayed"
+    from pytest_llmbudget.report import terminal
+
+    if run.summary.totals.calls:
+        terminalreporter.write_sep("-", "LLM budget")
+    terminal.render(
+        run.summary, terminalreporter.write_line, verbose=terminalreporter.config.option.verbose
     )

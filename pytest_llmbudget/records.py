@@ -55,3 +55,4 @@ class CallRecord:
     estimated: bool = False
     priced: bool = True
     error: str | None = None  # "quota" or "rate_limit" for such error responses
+    stream_without_usage: bool = False  # an OpenAI stream asked without include_usage

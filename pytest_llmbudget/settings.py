@@ -7,11 +7,15 @@ stops the run at start (exit 4) instead of surfacing mid-suite.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from pytest_llmbudget.budget import Limits
 from pytest_llmbudget.recording.modes import RecordMode, default_mode
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -39,6 +43,72 @@ def parse_bool(value: object, source: str) -> bool:
     raise pytest.UsageError(f"{source}={value!r} is not a boolean; use true or false")
 
 
+T = TypeVar("T")
+UNKNOWN_MODEL_MODES = ("warn", "fail", "ignore")
+DEFAULT_TEST_MAX_CALLS = 50
+
+
+def parse_usd(value: object, source: str) -> Decimal:
+    """A dollar amount >= 0, e.g. ``0.50``."""
+    try:
+        amount = Decimal(str(value).strip().lstrip("$"))
+    except InvalidOperation:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount < 0:
+        raise pytest.UsageError(
+            f"{source}={value!r} is not an amount in USD; use a number >= 0, e.g. 0.50"
+        )
+    return amount
+
+
+def parse_count(value: object, source: str) -> int:
+    """A whole number >= 0."""
+    text = str(value).strip()
+    if not text.isdigit():
+        raise pytest.UsageError(f"{source}={value!r} is not a count; use a whole number >= 0")
+    return int(text)
+
+
+def _limit(
+    config: pytest.Config, dest: str, source: str, parse: Callable[[object, str], T]
+) -> T | None:
+    """The option if given, else the ini key of the same name, else None."""
+    raw = config.getoption(dest)
+    name = source
+    if raw is None and str(config.getini(dest) or "").strip():
+        raw, name = config.getini(dest), dest
+    return None if raw is None else parse(raw, name)
+
+
+def read_limits(config: pytest.Config) -> Limits:
+    def usd_limit(dest: str, source: str) -> Decimal | None:
+        return _limit(config, dest, source, parse_usd)
+
+    def count_limit(dest: str, source: str) -> int | None:
+        return _limit(config, dest, source, parse_count)
+
+    test_calls = count_limit("llm_test_max_calls", "--llm-test-max-calls")
+    if test_calls is None:
+        test_calls = DEFAULT_TEST_MAX_CALLS
+    return Limits(
+        budget_usd=usd_limit("llm_budget", "--llm-budget"),
+        max_calls=count_limit("llm_max_calls", "--llm-max-calls"),
+        max_cost_usd=usd_limit("llm_max_cost", "--llm-max-cost"),
+        test_budget_usd=usd_limit("llm_test_budget", "--llm-test-budget"),
+        test_max_calls=test_calls or None,  # 0 means no limit
+        daily_budget_usd=usd_limit("llm_daily_budget", "--llm-daily-budget"),
+    )
+
+
+def parse_choice(value: str, allowed: tuple[str, ...], source: str) -> str:
+    text = value.strip().lower()
+    if text not in allowed:
+        raise pytest.UsageError(
+            f"{source}={value!r} is not allowed; use one of: {', '.join(allowed)}"
+        )
+    return text
+
+
 def _lines(config: pytest.Config, name: str) -> tuple[str, ...]:
     raw = config.getini(name)
     items = raw if isinstance(raw, list) else str(raw).split()
@@ -54,6 +124,12 @@ class Settings:
     record_errors: bool
     redact_headers: tuple[str, ...]
     rootdir: Path
+    prices_file: Path | None
+    free_hosts: frozenset[str]
+    unknown_model: str
+    report_path: Path | None
+    limits: Limits
+    ledger_path: Path
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -75,7 +151,24 @@ class Settings:
             record_errors=parse_bool(config.getini("llm_record_errors"), "llm_record_errors"),
             redact_headers=_lines(config, "llm_redact_headers"),
             rootdir=rootdir,
+            prices_file=_path(rootdir, str(config.getini("llm_prices") or "")),
+            free_hosts=frozenset(host.lower() for host in _lines(config, "llm_free_hosts")),
+            unknown_model=parse_choice(
+                config.getoption("llm_unknown_model")
+                or str(config.getini("llm_unknown_model") or "warn"),
+                UNKNOWN_MODEL_MODES,
+                "--llm-unknown-model",
+            ),
+            report_path=_path(Path.cwd(), config.getoption("llm_report") or ""),
+            limits=read_limits(config),
+            ledger_path=_path(rootdir, config.getoption("llm_ledger") or "")
+            or rootdir / ".llmbudget" / "ledger.sqlite",
         )
+
+
+def _path(base: Path, value: str) -> Path | None:
+    value = value.strip()
+    return base / value if value else None
 
 
 def add_options(parser: pytest.Parser) -> None:
@@ -99,7 +192,72 @@ def add_options(parser: pytest.Parser) -> None:
         help="Folder for cassettes, relative to the rootdir "
         "(default: cassettes/ beside each test file).",
     )
+    group.addoption(
+        "--llm-report",
+        dest="llm_report",
+        metavar="PATH",
+        default=None,
+        help="Write the run's LLM costs as JSON (schema version 1) to PATH.",
+    )
+    group.addoption(
+        "--llm-unknown-model",
+        dest="llm_unknown_model",
+        metavar="MODE",
+        default=None,
+        help="A model with no known price: warn (default), fail (a violation), or ignore.",
+    )
+    money = [
+        ("--llm-budget", "llm_budget", "Stop live calls once the run's live spend reaches USD."),
+        (
+            "--llm-max-cost",
+            "llm_max_cost",
+            "Fail the run when all its calls, replayed included, cost more than USD.",
+        ),
+        (
+            "--llm-test-budget",
+            "llm_test_budget",
+            "Fail a test whose calls, replayed included, cost more than USD "
+            "(default for @pytest.mark.llm_budget(usd=...)).",
+        ),
+        (
+            "--llm-daily-budget",
+            "llm_daily_budget",
+            "Stop live calls once the live spend of the last 24 h (all runs, from the ledger) "
+            "reaches USD.",
+        ),
+    ]
+    for flag, dest, text in money:
+        group.addoption(flag, dest=dest, metavar="USD", default=None, help=text)
+        parser.addini(dest, f"Default for {flag}.", default="")
+    counts = [
+        ("--llm-max-calls", "llm_max_calls", "Stop after N live calls in the run."),
+        (
+            "--llm-test-max-calls",
+            "llm_test_max_calls",
+            "Block a test's call N+1, replayed included (default 50; 0 = no limit): "
+            "catches runaway polling loops.",
+        ),
+    ]
+    for flag, dest, text in counts:
+        group.addoption(flag, dest=dest, metavar="N", default=None, help=text)
+        parser.addini(dest, f"Default for {flag}.", default="")
+    group.addoption(
+        "--llm-ledger",
+        dest="llm_ledger",
+        metavar="PATH",
+        default=None,
+        help="SQLite ledger of every live call (default: .llmbudget/ledger.sqlite in the rootdir).",
+    )
     parser.addini("llm_record", "Default record mode (see --llm-record).", default="")
+    parser.addini(
+        "llm_prices",
+        "TOML or JSON file of price overrides per model (USD per million tokens).",
+        default="",
+    )
+    parser.addini("llm_free_hosts", "Hosts whose calls always cost 0.", type="linelist", default=[])
+    parser.addini(
+        "llm_unknown_model", "Default for --llm-unknown-model: warn, fail or ignore.", default=""
+    )
     parser.addini(
         "llm_hosts", "Extra hosts whose every request is an LLM call.", type="linelist", default=[]
     )

@@ -99,7 +99,11 @@ def _build(original: Any) -> Any:
     async def _request(self: Any, method: str, str_or_url: Any, **kwargs: Any) -> Any:
         __tracebackhide__ = True
         recorder = SWITCHBOARD.current()
-        classification = recorder.classify(str(str_or_url)) if recorder is not None else None
+        classification = None
+        if recorder is not None:
+            headers = kwargs.get("headers") or {}
+            pairs = [(str(k), str(v)) for k, v in dict(headers).items()]
+            classification = recorder.classify(str(method), str(str_or_url), pairs)
         if recorder is None or classification is None:
             return await original(self, method, str_or_url, **kwargs)
         from vcr.stubs.aiohttp_stubs import vcr_request

@@ -132,7 +132,9 @@ def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
             recorder = SWITCHBOARD.current()
             if recorder is None or _core_is_mocked(self, "handle_request"):
                 return original(self, request)
-            classification = recorder.classify(str(request.url))
+            classification = recorder.classify(
+                request.method, str(request.url), list(request.headers.multi_items())
+            )
             if classification is None:
                 return original(self, request)
             exchange = recorder.begin(_describe(request, request.read()), classification)
@@ -160,7 +162,9 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
             recorder = SWITCHBOARD.current()
             if recorder is None or _core_is_mocked(self, "handle_async_request"):
                 return await original(self, request)
-            classification = recorder.classify(str(request.url))
+            classification = recorder.classify(
+                request.method, str(request.url), list(request.headers.multi_items())
+            )
             if classification is None:
                 return await original(self, request)
             exchange = recorder.begin(_describe(request, await request.aread()), classification)

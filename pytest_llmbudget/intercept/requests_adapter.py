@@ -61,16 +61,13 @@ def _build(original: Any) -> Any:
         recorder = SWITCHBOARD.current()
         if recorder is None:
             return original(self, request, *args, **kwargs)
-        classification = recorder.classify(request.url or "")
+        method, url = request.method or "GET", request.url or ""
+        headers = [(str(k), str(v)) for k, v in request.headers.items()]
+        classification = recorder.classify(method, url, headers)
         body = _body_bytes(request.body)
         if classification is None or body is None:
             return original(self, request, *args, **kwargs)
-        described = HttpRequest(
-            method=request.method or "GET",
-            url=request.url or "",
-            headers=[(str(k), str(v)) for k, v in request.headers.items()],
-            body=body,
-        )
+        described = HttpRequest(method=method, url=url, headers=headers, body=body)
         exchange = recorder.begin(described, classification)
         if exchange.replay is not None:
             return _replay(self, request, exchange.replay)

@@ -25,6 +25,8 @@ from pytest_llmbudget.recording.modes import RecordMode
 from pytest_llmbudget.records import CallRecord
 
 if TYPE_CHECKING:
+    from pytest_llmbudget.budget import RunGate, TestGate
+
     # The cassette module loads YAML: imported on the first LLM call, not at plugin load.
     from pytest_llmbudget.recording.cassette import Cassette, StoredResponse
 
@@ -42,6 +44,24 @@ class HttpRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class HttpResponse:
+    """A response as the accounting hooks see it (body decoded)."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+
+def builtin_classifier(
+    extra_hosts: frozenset[str],
+) -> Callable[[HttpRequest], Classification | None]:
+    def classify_request(request: HttpRequest) -> Classification | None:
+        return classify(request.url, extra_hosts)
+
+    return classify_request
+
+
+@dataclass(frozen=True, slots=True)
 class RecorderConfig:
     """The run-wide settings a recorder needs; resolved once per session."""
 
@@ -51,6 +71,9 @@ class RecorderConfig:
     record_errors: bool = False
     extra_hosts: frozenset[str] = frozenset()
     rootdir: Path = Path()
+    # Decides what is an LLM call; the plugin routes it through the classify hook.
+    classifier: Callable[[HttpRequest], Classification | None] | None = None
+    run_gate: RunGate | None = None
 
 
 def _decode(body: bytes, encoding: str) -> bytes | None:
@@ -171,15 +194,19 @@ class TestRecorder:
         nodeid: str,
         cassette_path: Path,
         on_call: Callable[[CallRecord], None],
+        test_gate: TestGate | None = None,
     ) -> None:
         self.config = config
         self.nodeid = nodeid
         self.cassette_path = cassette_path
         self._on_call = on_call
+        self.test_gate = test_gate
         self._lock = threading.Lock()
         self._cassette: Cassette | None = None
         self._may_record: bool = config.mode is not RecordMode.NONE
         self._pending: set[Exchange] = set()
+        self._classifier = config.classifier or builtin_classifier(config.extra_hosts)
+        self.records: list[CallRecord] = []
 
     # -- cassette ---------------------------------------------------------
 
@@ -205,13 +232,15 @@ class TestRecorder:
 
     # -- the boundary -----------------------------------------------------
 
-    def classify(self, url: str) -> Classification | None:
-        """None when the URL is not an LLM call: the adapter sends it untouched."""
-        return classify(url, self.config.extra_hosts)
+    def classify(self, method: str, url: str, headers: Headers) -> Classification | None:
+        """None when the request is not an LLM call: the adapter sends it untouched."""
+        return self._classifier(HttpRequest(method, url, headers, b""))
 
     def begin(self, request: HttpRequest, classification: Classification) -> Exchange:
         """Decide an LLM call's fate: replay, live (and record), or CassetteMiss."""
         __tracebackhide__ = True  # the user's call is the frame that matters
+        if self.test_gate is not None:
+            self.test_gate.admit(request.method.upper(), classification.endpoint)
         scrubber = self.config.scrubber
         secrets = scrubber.secrets_of(request.url, request.headers)
         key = request_key(
@@ -238,6 +267,8 @@ class TestRecorder:
             exchange = Exchange(self, request, classification, key, secrets, replay)
             self._emit(exchange, replay.status, replay.body, replay.headers, interaction, False)
             return exchange
+        if self.config.run_gate is not None:
+            self.config.run_gate.admit_live(self.nodeid)
         exchange = Exchange(self, request, classification, key, secrets, None)
         with self._lock:
             self._pending.add(exchange)
@@ -311,26 +342,27 @@ class TestRecorder:
     ) -> None:
         c = exchange.classification
         duration = exchange.elapsed() if live else float(interaction.get("duration_s") or 0.0)
-        self._on_call(
-            CallRecord(
-                nodeid=self.nodeid,
-                provider=c.provider,
-                api=c.api,
-                host=c.host,
-                endpoint=c.endpoint,
-                method=exchange.request.method.upper(),
-                url=self.config.scrubber.url(exchange.request.url, exchange.secrets),
-                live=live,
-                status=status,
-                duration_s=duration,
-                recorded_at=str(interaction.get("recorded_at") or "") or None,
-                cassette=self._relative(self.cassette_path),
-                request_body=exchange.request.body,
-                response_body=body,
-                response_headers=headers,
-                truncated=truncated,
-            )
+        record = CallRecord(
+            nodeid=self.nodeid,
+            provider=c.provider,
+            api=c.api,
+            host=c.host,
+            endpoint=c.endpoint,
+            method=exchange.request.method.upper(),
+            url=self.config.scrubber.url(exchange.request.url, exchange.secrets),
+            live=live,
+            status=status,
+            duration_s=duration,
+            recorded_at=str(interaction.get("recorded_at") or "") or None,
+            cassette=self._relative(self.cassette_path),
+            request_body=exchange.request.body,
+            response_body=body,
+            response_headers=headers,
+            truncated=truncated,
         )
+        self._on_call(record)
+        with self._lock:
+            self.records.append(record)
 
     # -- end of test --------------------------------------------------------
 

@@ -1,0 +1,198 @@
+"""Limits and the gates that enforce them, before a request leaves the process.
+
+Counters are reserved under a lock at the gate, so N threads racing for the
+last allowed call let exactly one through. A live call's cost is only known
+when it returns, so spend gates refuse the *next* call once the budget is
+reached: a run overshoots by at most the calls already in flight.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from pytest_llmbudget.errors import LLMBudgetExceeded, LLMCallLimitExceeded
+from pytest_llmbudget.report.formatting import usd
+
+WARN_AT = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Every limit of the run; None means no limit."""
+
+    budget_usd: Decimal | None = None
+    max_calls: int | None = None
+    max_cost_usd: Decimal | None = None
+    test_budget_usd: Decimal | None = None
+    test_max_calls: int | None = 50
+    daily_budget_usd: Decimal | None = None
+
+    def as_json(self) -> dict[str, float | int | None]:
+        def money(value: Decimal | None) -> float | None:
+            return float(value) if value is not None else None
+
+        return {
+            "budget_usd": money(self.budget_usd),
+            "max_calls": self.max_calls,
+            "max_cost_usd": money(self.max_cost_usd),
+            "test_budget_usd": money(self.test_budget_usd),
+            "test_max_calls": self.test_max_calls,
+            "daily_budget_usd": money(self.daily_budget_usd),
+        }
+
+
+def violation(
+    kind: str,
+    message: str,
+    *,
+    limit: float | int | None,
+    actual: float | int | None,
+    nodeid: str | None = None,
+) -> dict[str, object]:
+    return {"kind": kind, "nodeid": nodeid, "limit": limit, "actual": actual, "message": message}
+
+
+class RunGate:
+    """Run-wide live-call gates: spend budget, live-call count, daily spend."""
+
+    def __init__(
+        self,
+        limits: Limits,
+        *,
+        spent_today: Callable[[], Decimal] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._live_calls = 0
+        self._spend = Decimal(0)
+        self._spent_today = spent_today
+        self._warn = warn
+        self._warned: set[Decimal] = set()
+        self.violations: list[dict[str, object]] = []
+
+    @property
+    def spend(self) -> Decimal:
+        return self._spend
+
+    def admit_live(self, nodeid: str) -> None:
+        """Reserve one live call, or refuse it before a byte is sent."""
+        __tracebackhide__ = True
+        limits = self.limits
+        with self._lock:
+            if limits.budget_usd is not None and self._spend >= limits.budget_usd:
+                self._refuse(
+                    "budget",
+                    f"live spend {usd(self._spend)} has reached --llm-budget "
+                    f"{usd(limits.budget_usd)}: the call was not sent",
+                    limits.budget_usd,
+                    self._spend,
+                    nodeid,
+                )
+            if limits.max_calls is not None and self._live_calls >= limits.max_calls:
+                self._refuse(
+                    "max_calls",
+                    f"{self._live_calls} live calls made, --llm-max-calls is "
+                    f"{limits.max_calls}: the call was not sent",
+                    limits.max_calls,
+                    self._live_calls,
+                    nodeid,
+                )
+            if limits.daily_budget_usd is not None and self._spent_today is not None:
+                today = self._spent_today() + self._spend
+                if today >= limits.daily_budget_usd:
+                    self._refuse(
+                        "daily_budget",
+                        f"live spend over the last 24 h is {usd(today)}, "
+                        f"--llm-daily-budget is {usd(limits.daily_budget_usd)}: "
+                        "the call was not sent",
+                        limits.daily_budget_usd,
+                        today,
+                        nodeid,
+                    )
+            self._live_calls += 1
+
+    def _refuse(
+        self, kind: str, message: str, limit: Decimal | int, actual: Decimal | int, nodeid: str
+    ) -> None:
+        __tracebackhide__ = True
+        if not any(v["kind"] == kind for v in self.violations):
+            self.violations.append(
+                violation(kind, message, limit=_num(limit), actual=_num(actual), nodeid=nodeid)
+            )
+        raise LLMBudgetExceeded(message, limit=_num(limit), actual=_num(actual), nodeid=nodeid)
+
+    def spent(self, cost: Decimal) -> None:
+        """A live call came back costing ``cost``; warn as the budget fills up."""
+        with self._lock:
+            self._spend += cost
+            spend = self._spend
+            budget = self.limits.budget_usd
+            crossed = [
+                mark
+                for mark in WARN_AT
+                if budget and spend >= budget * mark and mark not in self._warned
+            ]
+            self._warned.update(crossed)
+        if crossed and self._warn is not None and budget:
+            self._warn(
+                f"LLM budget: live spend {usd(spend)} has passed {max(crossed) * 100:.0f}% "
+                f"of --llm-budget {usd(budget)}"
+            )
+
+
+class TestGate:
+    """One test's call limit: all calls, replayed included (a polling loop replays too)."""
+
+    __test__ = False
+
+    def __init__(
+        self,
+        nodeid: str,
+        max_calls: int | None,
+        source: str,
+        report: Callable[[dict[str, object]], None] | None = None,
+    ) -> None:
+        self.nodeid = nodeid
+        self.max_calls = max_calls
+        self._source = source
+        self._report = report
+        self._reported = False
+        self._lock = threading.Lock()
+        self._endpoints: Counter[str] = Counter()
+        self.calls = 0
+
+    def admit(self, method: str, endpoint: str) -> None:
+        __tracebackhide__ = True
+        with self._lock:
+            if self.max_calls is not None and self.calls >= self.max_calls:
+                repeated, times = self._endpoints.most_common(1)[0]
+                message = (
+                    f"{self.nodeid} made {self.calls} LLM calls, the limit is {self.max_calls} "
+                    f"({self._source}); {repeated} was called {times} times: "
+                    "this looks like a polling loop"
+                )
+                if self._report is not None and not self._reported:
+                    self._reported = True
+                    self._report(
+                        violation(
+                            "test_max_calls",
+                            message,
+                            limit=self.max_calls,
+                            actual=self.calls + 1,
+                            nodeid=self.nodeid,
+                        )
+                    )
+                raise LLMCallLimitExceeded(
+                    message, limit=self.max_calls, actual=self.calls + 1, nodeid=self.nodeid
+                )
+            self.calls += 1
+            self._endpoints[f"{method} {endpoint}"] += 1
+
+
+def _num(value: Decimal | int) -> float | int:
+    return float(value) if isinstance(value, Decimal) else value

@@ -1,0 +1,125 @@
+"""The ledger: every live call of every run, in SQLite (WAL), for daily budgets and history.
+
+Many pytest processes (xdist workers, parallel CI jobs on one machine) may
+write at once: WAL lets readers and one writer proceed together, and a busy
+timeout makes writers queue instead of failing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from pytest_llmbudget.records import CallRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS calls (
+    id INTEGER PRIMARY KEY,
+    ts TEXT NOT NULL,
+    run_id TEXT NOT NULL,
+    nodeid TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    model TEXT,
+    endpoint TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    input_tokens INTEGER NOT NULL,
+    output_tokens INTEGER NOT NULL,
+    cost_usd TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
+"""
+
+
+def _utc(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Ledger:
+    """Opened on first use: a run with no live call never touches the file."""
+
+    def __init__(self, path: Path, run_id: str) -> None:
+        self.path = path
+        self.run_id = run_id
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = None
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            if self._connection is None:
+                import sqlite3
+
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                connection = sqlite3.connect(
+                    self.path, timeout=30, check_same_thread=False, isolation_level=None
+                )
+                connection.execute("PRAGMA journal_mode=WAL")
+                connection.execute("PRAGMA busy_timeout=30000")
+                connection.executescript(SCHEMA)
+                self._connection = connection
+            yield self._connection
+
+    def add(self, record: CallRecord, when: dt.datetime | None = None) -> None:
+        moment = when or dt.datetime.now(dt.UTC)
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO calls (ts, run_id, nodeid, provider, model, endpoint, status,"
+                " input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    _utc(moment),
+                    self.run_id,
+                    record.nodeid,
+                    record.provider,
+                    record.model,
+                    record.endpoint,
+                    record.status,
+                    record.usage.input_tokens,
+                    record.usage.output_tokens,
+                    str(record.cost_usd),
+                ),
+            )
+
+    def spent_since(self, since: dt.datetime, *, exclude_run: bool = True) -> Decimal:
+        """Live spend recorded since ``since``, by other runs unless asked otherwise."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT cost_usd FROM calls WHERE ts >= ? AND (? = 0 OR run_id != ?)",
+                (_utc(since), int(exclude_run), self.run_id),
+            ).fetchall()
+        return sum((Decimal(row[0]) for row in rows), Decimal(0))
+
+    def spent_last_day(self) -> Decimal:
+        return self.spent_since(dt.datetime.now(dt.UTC) - dt.timedelta(hours=24))
+
+    def per_day(self, days: int) -> list[tuple[str, str, str, int, Decimal]]:
+        """(day, provider, model, calls, spend) for the last ``days`` days, newest first."""
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=days)
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT substr(ts, 1, 10), provider, COALESCE(model, '(unknown)'), cost_usd"
+                " FROM calls WHERE ts >= ?",
+                (_utc(since),),
+            ).fetchall()
+        grouped: dict[tuple[str, str, str], tuple[int, Decimal]] = {}
+        for day, provider, model, cost in rows:
+            calls, spend = grouped.get((day, provider, model), (0, Decimal(0)))
+            grouped[(day, provider, model)] = (calls + 1, spend + Decimal(cost))
+        return sorted(
+            ((d, p, m, c, s) for (d, p, m), (c, s) in grouped.items()),
+            key=lambda row: (row[0], -row[4]),
+            reverse=False,
+        )[::-1]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None

@@ -1,0 +1,30 @@
+"""Numbers for people: $0.0012, 12,345 tokens."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+def usd(value: Decimal | float) -> str:
+    """Dollars with enough digits to see a small call: $0.00045, $0.0012, $1.25."""
+    amount = Decimal(str(value)) if not isinstance(value, Decimal) else value
+    if amount == 0:
+        return "$0.00"
+    sign = "-" if amount < 0 else ""
+    amount = abs(amount)
+    if amount >= Decimal("0.1"):
+        return f"{sign}${amount:,.2f}"
+    exponent = amount.adjusted()  # 0.0012 -> -3
+    decimals = min(max(2, -exponent + 1), 8)
+    text = f"{amount:.{decimals}f}"
+    return f"{sign}${text}"
+
+
+def count(value: int) -> str:
+    return f"{value:,}"
+
+
+def percent(part: Decimal, whole: Decimal) -> str:
+    if whole <= 0:
+        return "-"
+    return f"{(part / whole) * 100:.0f}%"

@@ -1,0 +1,82 @@
+"""The ``LLM budget`` section of pytest's terminal summary."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from pytest_llmbudget.report.formatting import count, percent, usd
+from pytest_llmbudget.summary import RunSummary
+
+Write = Callable[[str], None]
+
+
+def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
+    """Write the section; one line only when the run made no LLM call."""
+    t = summary.totals
+    if not t.calls:
+        write("LLM budget: no LLM calls")
+        return
+    rows = 20 if verbose > 0 else 5
+    write(
+        f"calls: {count(t.calls)} ({count(t.live_calls)} live, {count(t.replayed_calls)} replayed)"
+        f"   tokens: {count(t.input_tokens)} in, {count(t.output_tokens)} out"
+        + (f" ({count(t.cached_tokens)} cached)" if t.cached_tokens else "")
+    )
+    line = f"spend: {usd(t.spend_usd)}   cost: {usd(t.cost_usd)}   saved: {usd(t.saved_usd)}"
+    budget = summary.limits.get("budget_usd")
+    if budget:
+        from decimal import Decimal
+
+        line += f"   budget used: {percent(t.spend_usd, Decimal(str(budget)))} of {usd(budget)}"
+    write(line)
+    priced_tests = [test for test in summary.tests if test.totals.cost_usd > 0]
+    if priced_tests:
+        write("dearest tests:")
+        for test in priced_tests[:rows]:
+            write(
+                f"  {usd(test.totals.cost_usd):>10}  {test.nodeid}"
+                f"  ({test.totals.calls} calls, {test.totals.live_calls} live)"
+            )
+    write("models:")
+    for model in summary.models[:rows]:
+        m = model.totals
+        write(
+            f"  {usd(m.cost_usd):>10}  {model.provider} {model.model}"
+            f"  {count(m.calls)} calls, {count(m.input_tokens)} in / {count(m.output_tokens)} out"
+        )
+    for violation in summary.violations:
+        write(f"VIOLATION [{violation['kind']}]: {violation['message']}")
+    for item in summary.unknown_models:
+        write(
+            f"unknown model: {item['provider']} {item['model']} ({item['calls']} calls, priced $0)"
+            " - add it to llm_prices to price it"
+        )
+    _errors(summary, write)
+    if summary.estimated_calls:
+        write(
+            f"estimated: {summary.estimated_calls} calls stated no usage; tokens counted with "
+            f"{summary.token_counter}"
+        )
+    if summary.streams_without_usage:
+        write(
+            f"hint: {summary.streams_without_usage} OpenAI streams were requested without "
+            "stream_options={'include_usage': True}; set it to get exact token counts"
+        )
+    live = sorted((r for r in summary.records if r.live), key=lambda r: -r.duration_s)
+    if live:
+        write("slowest live calls:")
+        for record in live[: 3 if not verbose else rows]:
+            write(f"  {record.duration_s:8.2f}s  {record.nodeid}  {record.endpoint}")
+
+
+def _errors(summary: RunSummary, write: Write) -> None:
+    by_provider: dict[str, int] = {}
+    for error in summary.quota_errors:
+        by_provider[error["provider"]] = by_provider.get(error["provider"], 0) + 1
+    for provider, calls in sorted(by_provider.items()):
+        write(f"QUOTA EXHAUSTED at {provider}: {calls} calls refused for lack of credit")
+    limited: dict[str, int] = {}
+    for error in summary.rate_limited:
+        limited[error["provider"]] = limited.get(error["provider"], 0) + 1
+    for provider, calls in sorted(limited.items()):
+        write(f"rate limited at {provider}: {calls} calls (retry later; not a quota problem)")
