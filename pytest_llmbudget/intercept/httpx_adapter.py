@@ -16,12 +16,14 @@ from __future__ import annotations
 import functools
 from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbudget.intercept.patching import patch_method
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
-from pytest_llmbudget.recording.cassette import StoredResponse
 from pytest_llmbudget.recording.recorder import Exchange, HttpRequest
+
+if TYPE_CHECKING:  # the cassette module loads YAML: not before the first LLM call
+    from pytest_llmbudget.recording.cassette import StoredResponse
 
 
 def _core_is_mocked(transport: Any, method_name: str) -> bool:

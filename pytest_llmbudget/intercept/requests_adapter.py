@@ -10,12 +10,14 @@ from __future__ import annotations
 import functools
 import io
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbudget.intercept.patching import patch_method
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
-from pytest_llmbudget.recording.cassette import StoredResponse
 from pytest_llmbudget.recording.recorder import HttpRequest
+
+if TYPE_CHECKING:  # the cassette module loads YAML: not before the first LLM call
+    from pytest_llmbudget.recording.cassette import StoredResponse
 
 # urllib3 would try to de-chunk a replayed body that is already whole.
 _DROP_ON_REPLAY = frozenset({"transfer-encoding"})
