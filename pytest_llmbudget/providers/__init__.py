@@ -144,7 +144,8 @@ def extract_unguarded(
         name = _sniff(body)
     family = _FAMILIES.get(name or "")
     if family is None:
-        answer_model = next((model_name(chunk.get("model")) for chunk in body.chunks), None)
+        named = (model_name(chunk.get("model")) for chunk in body.chunks)
+        answer_model = next((model for model in named if model), None)
         return Extraction(
             model=answer_model or _request_model(request, endpoint),
             usage=None,

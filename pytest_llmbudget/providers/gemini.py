@@ -26,12 +26,14 @@ def model_from_path(endpoint: str) -> str | None:
 
     Gemini requests name their model in the URL, not the body; Vertex adds a
     ``projects/…/publishers/google/`` prefix before the same ``models/`` segment.
+    Only ``models/<name>:<method>`` counts: Azure's ``/models/chat/completions``
+    names no model.
     """
     start = endpoint.rfind("models/")
     if start < 0:
         return None
-    name = endpoint[start + len("models/") :].split(":", 1)[0].split("/", 1)[0]
-    return name or None
+    name, colon, _method = endpoint[start + len("models/") :].partition(":")
+    return name if colon and name and "/" not in name else None
 
 
 def usage_of(metadata: dict[str, object]) -> Usage | None:

@@ -30,6 +30,8 @@ _INPUT_FIELDS = (
     "message",
     "chat_history",
     "suffix",
+    "content",  # Gemini :embedContent
+    "requests",  # Gemini :batchEmbedContents
 )
 # Tool and function definitions are billed input too; they are counted as compact JSON.
 _SCHEMA_FIELDS = ("tools", "functions", "functionDeclarations")

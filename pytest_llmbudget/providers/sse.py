@@ -31,7 +31,6 @@ class Body:
 
     chunks: list[dict[str, object]]
     streamed: bool
-    text: str
 
 
 def decode(body: bytes) -> str:
@@ -50,7 +49,9 @@ def parse_sse(text: str) -> list[SseEvent]:
     events: list[SseEvent] = []
     name = ""
     data: list[str] = []
-    for line in text.splitlines():
+    # Only CR and LF end lines: str.splitlines() would also cut at U+2028 and
+    # friends, which JSON strings may hold unescaped.
+    for line in text.replace("\r\n", "\n").replace("\r", "\n").split("\n"):
         if not line:
             if data:
                 events.append(SseEvent(name, "\n".join(data)))
@@ -134,13 +135,13 @@ def read_body(body: bytes, content_type: str) -> Body:
             if not data or data == "[DONE]":
                 continue
             chunks.extend(_objects([loads(data)]))
-        return Body(chunks, streamed=True, text=text)
+        return Body(chunks, streamed=True)
     document = loads(text)
     if isinstance(document, dict):
-        return Body([document], streamed="ndjson" in lowered, text=text)
+        return Body([document], streamed="ndjson" in lowered)
     if isinstance(document, list):
-        return Body(_objects(document), streamed=True, text=text)
+        return Body(_objects(document), streamed=True)
     values = json_values(text)
     # Several values (NDJSON) or a cut-off JSON array are a stream; one value is a plain answer.
     streamed = len(values) > 1 or "ndjson" in lowered or text.lstrip().startswith("[")
-    return Body(_objects(values), streamed=streamed, text=text)
+    return Body(_objects(values), streamed=streamed)
