@@ -41,6 +41,7 @@ class RunState:
     records: list[CallRecord] = field(default_factory=list)
     outcomes: dict[str, str] = field(default_factory=dict)
     violations: list[dict[str, Any]] = field(default_factory=list)
+    locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     summary: RunSummary | None = None
 
@@ -59,7 +60,8 @@ class RunState:
             self.violations.append(entry)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Remember each test's outcome for the reports: a failed phase wins."""
+        """Remember each test's outcome and place for the reports: a failed phase wins."""
+        self.locations.setdefault(report.nodeid, (report.location[0], report.location[1]))
         if report.when != "call" and report.outcome == "passed":
             return
         if self.outcomes.get(report.nodeid) in (None, "passed"):
@@ -255,6 +257,19 @@ def _check_test_cost(item: pytest.Item, run: RunState, recorder: TestRecorder) -
     raise LLMBudgetExceeded(message, limit=float(limit), actual=float(cost), nodeid=item.nodeid)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Cost properties for ``--junitxml``: on the teardown report, when every call is in."""
+    recorder = item.stash.get(RECORDER, None)
+    if call.when == "teardown" and recorder is not None:
+        from pytest_llmbudget.report.junit import properties
+
+        item.user_properties.extend(properties(recorder.records))
+    return (yield)
+
+
 @pytest.hookimpl(wrapper=True, trylast=True)
 def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
     try:
@@ -349,6 +364,18 @@ def _finish(run: RunState, session: pytest.Session) -> None:
         from pytest_llmbudget.report import jsonreport
 
         jsonreport.write(run.summary, run.settings.report_path)
+    if run.settings.junit_path is not None:
+        from pytest_llmbudget.report import junit
+
+        junit.write(
+            run.summary,
+            run.settings.junit_path,
+            unknown_model_fails=run.settings.unknown_model == "fail",
+        )
+    if _on_github(session.config):
+        from pytest_llmbudget.report import github
+
+        github.write_files(run.summary)
     session.config.hook.pytest_llmbudget_summary(summary=run.summary)
     if run.summary.violations and not session.testsfailed:
         session.testsfailed += 1  # any violation fails the run, even if every test passed
@@ -365,3 +392,21 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminal.render(
         run.summary, terminalreporter.write_line, verbose=terminalreporter.config.option.verbose
     )
+    if _on_github(terminalreporter.config) and run.summary.totals.calls:
+        from pytest_llmbudget.report import github
+
+        for line in github.workflow_commands(
+            run.summary, run.locations, rootdir=run.settings.rootdir
+        ):
+            terminalreporter.write_line(line)
+
+
+def _on_github(config: pytest.Config) -> bool:
+    """In GitHub Actions, and the process that reports (not an xdist worker)."""
+    import os
+
+    if "GITHUB_ACTIONS" not in os.environ or hasattr(config, "workerinput"):
+        return False
+    from pytest_llmbudget.report import github
+
+    return github.active()

@@ -128,6 +128,7 @@ class Settings:
     free_hosts: frozenset[str]
     unknown_model: str
     report_path: Path | None
+    junit_path: Path | None
     limits: Limits
     ledger_path: Path
 
@@ -160,6 +161,7 @@ class Settings:
                 "--llm-unknown-model",
             ),
             report_path=_path(Path.cwd(), config.getoption("llm_report") or ""),
+            junit_path=_path(Path.cwd(), config.getoption("llm_junit") or ""),
             limits=read_limits(config),
             ledger_path=_path(rootdir, config.getoption("llm_ledger") or "")
             or rootdir / ".llmbudget" / "ledger.sqlite",
@@ -198,6 +200,13 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="Write the run's LLM costs as JSON (schema version 1) to PATH.",
+    )
+    group.addoption(
+        "--llm-junit",
+        dest="llm_junit",
+        metavar="PATH",
+        default=None,
+        help="Write a JUnit XML file with one testcase per budget check, failed when violated.",
     )
     group.addoption(
         "--llm-unknown-model",

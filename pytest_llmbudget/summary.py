@@ -101,7 +101,10 @@ def record_json(record: CallRecord) -> dict[str, Any]:
     usage = record.usage
     return {
         "provider": record.provider,
+        "api": record.api,
         "model": record.model,
+        "method": record.method,
+        "host": record.host,
         "endpoint": record.endpoint,
         "live": record.live,
         "status": record.status,
@@ -116,6 +119,7 @@ def record_json(record: CallRecord) -> dict[str, Any]:
         "duration_s": round(record.duration_s, 4),
         "recorded_at": record.recorded_at,
         "error": record.error,
+        "stream_without_usage": record.stream_without_usage,
     }
 
 

@@ -28,3 +28,10 @@ def percent(part: Decimal, whole: Decimal) -> str:
     if whole <= 0:
         return "-"
     return f"{(part / whole) * 100:.0f}%"
+
+
+def plain(value: Decimal | float | int) -> str:
+    """A number for machines (CI outputs, XML properties): ``0.00045``, never ``4.5E-4``."""
+    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    text = format(amount.normalize(), "f")
+    return "0" if text in ("-0", "") else text

@@ -1,0 +1,209 @@
+"""`llmbudget report` and `llmbudget merge`: saved reports printed and added up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from helpers import write_test
+from standin import StandIn
+
+from pytest_llmbudget.cli import main
+from pytest_llmbudget.report import jsonreport
+from pytest_llmbudget.summary import to_json
+
+FLAT_PRICE = "def pytest_llmbudget_price(record):\n    return 0.2\n"
+
+SUITE = """
+import openai
+
+def ask(text):
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    return client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+
+def test_alpha():
+    ask("alpha")
+
+def test_beta():
+    ask("beta one")
+    ask("beta two")
+"""
+
+
+@pytest.fixture
+def reports(pytester: pytest.Pytester, standin: StandIn) -> dict[str, Path]:
+    """A full run's report and the reports of two shards of the same suite."""
+    pytester.makeconftest(FLAT_PRICE)
+    write_test(pytester, "test_bot", SUITE)
+    paths = {}
+    for name, selection in [("full", []), ("alpha", ["-k", "alpha"]), ("beta", ["-k", "beta"])]:
+        paths[name] = pytester.path / f"{name}.json"
+        result = pytester.runpytest(
+            "-p",
+            "no:cacheprovider",
+            "--llm-record=rewrite",
+            f"--llm-report={paths[name]}",
+            *selection,
+        )
+        assert result.ret == 0
+    return paths
+
+
+def _json(path: Path) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(path.read_text())
+    return loaded
+
+
+def test_report_round_trips_and_renders(
+    reports: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    full = _json(reports["full"])
+    assert to_json(jsonreport.read(reports["full"])) == full, "reading loses nothing"
+
+    assert main(["report", str(reports["full"]), "--format", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == full
+
+    assert main(["report", str(reports["full"])]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith(f"LLM budget: {reports['full']}\n")
+    assert "calls: 3 (3 live, 0 replayed)" in text
+    assert "spend: $0.60" in text
+
+    assert main(["report", str(reports["full"]), "--format", "markdown"]) == 0
+    markdown = capsys.readouterr().out
+    assert markdown.startswith("## LLM budget\n")
+    assert "| 3 | 3 | 0 |" in markdown
+
+
+def test_merge_adds_up_shards_to_the_full_run(
+    reports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "merged.json"
+    status = main(["merge", str(reports["alpha"]), str(reports["beta"]), "-o", str(out)])
+    assert status == 0
+    merged, full = _json(out), _json(reports["full"])
+    jsonschema.validate(merged, jsonreport.schema())
+    assert merged["totals"] == full["totals"]
+    assert merged["models"] == full["models"]
+    assert sorted(t["nodeid"] for t in merged["tests"]) == sorted(
+        t["nodeid"] for t in full["tests"]
+    )
+    assert "2 reports merged" in capsys.readouterr().out
+
+
+def test_merge_fails_when_the_sum_is_over_budget(
+    reports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shards = [str(reports["alpha"]), str(reports["beta"])]
+    assert main(["merge", *shards, "--budget", "0.60"]) == 0, "$0.60 is within $0.60"
+    capsys.readouterr()
+    out = tmp_path / "merged.json"
+    assert main(["merge", *shards, "--budget", "0.50", "-o", str(out)]) == 1
+    printed = capsys.readouterr().out
+    assert "VIOLATION [budget]: live spend $0.60 of 2 reports exceeds --budget $0.50" in printed
+    merged = _json(out)
+    assert merged["limits"]["budget_usd"] == 0.5
+    assert [v["kind"] for v in merged["violations"]] == ["budget"]
+    assert main(["merge", *shards, "--max-cost", "0.1"]) == 1
+    assert "exceeds --max-cost $0.10" in capsys.readouterr().out
+    assert main(["report", str(out)]) == 1, "a saved violation still fails"
+
+
+def test_a_shards_violation_survives_the_merge(
+    reports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    shard = _json(reports["alpha"])
+    shard["violations"] = [
+        {
+            "kind": "test_budget",
+            "nodeid": "test_bot.py::test_alpha",
+            "limit": 0.1,
+            "actual": 0.2,
+            "message": "test_bot.py::test_alpha cost $0.20",
+        }
+    ]
+    bad = tmp_path / "alpha.json"
+    bad.write_text(json.dumps(shard))
+    assert main(["merge", str(bad), str(reports["beta"])]) == 1
+    assert "VIOLATION [test_budget]: test_bot.py::test_alpha cost $0.20" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "no such file"),
+        ("{not json", "not JSON (Expecting property name"),
+        ('{"hello": "world"}', "not a pytest-llmbudget report"),
+        ("[1, 2]", "not a pytest-llmbudget report"),
+        (
+            '{"version": 2, "limits": {}, "totals": {}, "tests": [], "violations": []}',
+            "report version 2",
+        ),
+        (
+            '{"version": 1, "limits": {}, "totals": {}, "tests": [{"nodeid": "x"}], '
+            '"violations": []}',
+            "malformed",
+        ),
+    ],
+    ids=["missing", "not-json", "other-json", "a-list", "future-version", "malformed"],
+)
+@pytest.mark.parametrize("command", ["report", "merge"])
+def test_bad_input_exits_2_naming_the_file(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    content: str | None,
+    message: str,
+) -> None:
+    path = tmp_path / "r.json"
+    if content is not None:
+        path.write_text(content)
+    assert main([command, str(path)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"llmbudget {command}: error: {path}: ")
+    assert message in error
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["merge", "r.json", "--budget", "abc"],
+        ["merge", "r.json", "--max-cost", "-1"],
+        ["report", "r.json", "--format", "html"],
+        ["merge"],
+        [],
+    ],
+)
+def test_bad_arguments_exit_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert "usage: llmbudget" in capsys.readouterr().err
+
+
+def test_console_script_and_module_run_as_users_run_them(reports: dict[str, Path]) -> None:
+    script = Path(sys.executable).parent / "llmbudget"
+    for command in ([str(script)], [sys.executable, "-m", "pytest_llmbudget"]):
+        done = subprocess.run(
+            [*command, "report", str(reports["full"]), "--format", "markdown"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("## LLM budget")
+        missing = subprocess.run(
+            [*command, "merge", str(reports["full"]), "nowhere.json"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert missing.returncode == 2
+        assert "nowhere.json: no such file" in missing.stderr
+        assert "Traceback" not in missing.stderr
