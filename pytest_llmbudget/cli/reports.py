@@ -1,39 +1,16 @@
-"""``llmbudget``: the command line around the plugin's reports, cassettes and ledger.
-
-Exit status for every command: 0 fine, 1 a violation or finding, 2 a usage
-error (bad arguments, a missing or unreadable file). Each command lives in
-its own function; heavy modules are imported by the command that needs them.
-"""
+"""``llmbudget report`` and ``llmbudget merge``: saved JSON reports, printed and added up."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
-from collections.abc import Callable, Sequence
-from decimal import Decimal
+from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_llmbudget import __version__
+from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError, usd
 from pytest_llmbudget.summary import RunSummary
 
-OK, FINDING, USAGE = 0, 1, 2
 FORMATS = ("text", "markdown", "json")
-
-
-class UsageProblemError(Exception):
-    """A problem with what the user asked for: reported on stderr, exit 2."""
-
-
-def _usd(text: str) -> Decimal:
-    import pytest
-
-    from pytest_llmbudget.settings import parse_usd
-
-    try:
-        return parse_usd(text, "USD")
-    except pytest.UsageError as error:
-        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _print_summary(summary: RunSummary, fmt: str, verbose: int, title: str) -> None:
@@ -90,56 +67,34 @@ def cmd_merge(args: argparse.Namespace) -> int:
     return FINDING if summary.violations else OK
 
 
-def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(
-        prog="llmbudget",
-        description="Reports, cassettes and the spend ledger of pytest-llmbudget.",
-        epilog="Exit status: 0 fine, 1 a violation or finding, 2 a usage error.",
+def register(commands: Commands) -> None:
+    report = commands.add_parser(
+        "report",
+        help="Print a saved --llm-report JSON file.",
+        description="Print a saved --llm-report JSON file; exit 1 when it holds a violation.",
     )
-    root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    def command(
-        name: str, run: Callable[[argparse.Namespace], int], text: str
-    ) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=text, description=text)
-        sub.set_defaults(run=run)
-        return sub
-
-    report = command("report", cmd_report, "Print a saved --llm-report JSON file.")
+    report.set_defaults(run=cmd_report)
     report.add_argument("report", metavar="REPORT.json")
     report.add_argument("--format", choices=FORMATS, default="text")
     report.add_argument("-v", "--verbose", action="count", default=0, help="more rows")
 
-    merge = command("merge", cmd_merge, "Add up reports from several jobs (CI matrix, shards).")
+    merge = commands.add_parser(
+        "merge",
+        help="Add up reports from several jobs (CI matrix, shards).",
+        description="Add up reports from several jobs (CI matrix, shards); exit 1 on any "
+        "violation, a shard's or the sum's.",
+    )
+    merge.set_defaults(run=cmd_merge)
     merge.add_argument("reports", metavar="REPORT.json", nargs="+")
     merge.add_argument("-o", "--output", metavar="OUT", help="write the merged JSON report here")
     merge.add_argument(
-        "--budget", type=_usd, metavar="USD", help="fail if the total live spend exceeds USD"
+        "--budget", type=usd, metavar="USD", help="fail if the total live spend exceeds USD"
     )
     merge.add_argument(
         "--max-cost",
-        type=_usd,
+        type=usd,
         metavar="USD",
         help="fail if the total cost, replayed included, exceeds USD",
     )
     merge.add_argument("--format", choices=FORMATS, default="text", help="how to print the sum")
     merge.add_argument("-v", "--verbose", action="count", default=0, help="more rows")
-    return root
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
-    try:
-        status: int = args.run(args)
-    except UsageProblemError as error:
-        print(f"llmbudget {args.command}: error: {error}", file=sys.stderr)
-        return USAGE
-    except BrokenPipeError:  # `llmbudget report r.json | head`
-        sys.stderr.close()
-        return OK
-    return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

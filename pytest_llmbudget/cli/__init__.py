@@ -1,0 +1,58 @@
+"""``llmbudget``: the command line around the plugin's reports, cassettes and ledger.
+
+Exit status for every command: 0 fine, 1 a violation or finding, 2 a usage
+error (bad arguments, a missing or unreadable file). One module per command
+group registers its subcommands; each imports what is heavy only when run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from pytest_llmbudget import __version__
+from pytest_llmbudget.cli.common import OK, USAGE, UsageProblemError
+
+# Modules of this package with a ``register(commands)`` function, in --help order.
+COMMAND_MODULES = ("rerecord", "reports", "prune", "scan", "prices", "history")
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(
+        prog="llmbudget",
+        description="Reports, cassettes and the spend ledger of pytest-llmbudget.",
+        epilog="Exit status: 0 fine, 1 a violation or finding, 2 a usage error.",
+    )
+    root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"pytest_llmbudget.cli.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"pytest_llmbudget.cli.{name}":
+                raise
+            continue
+        module.register(commands)
+    return root
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    try:
+        status: int = args.run(args)
+    except UsageProblemError as error:
+        print(f"llmbudget {args.command}: error: {error}", file=sys.stderr)
+        return USAGE
+    except KeyboardInterrupt:
+        print(f"llmbudget {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `llmbudget report r.json | head`
+        sys.stderr.close()
+        return OK
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
