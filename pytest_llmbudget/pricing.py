@@ -374,9 +374,7 @@ class PriceBook:
         override = self.override_for(model)
         if override is not None:
             return override
-        genai = _genai_prices()
-        zero = genai.Usage(input_tokens=0, output_tokens=0)
-        found = self._calculate(model, provider, provider is not None, zero, at)
+        found = self.match(model, provider, at)
         if found is None:
             return None
         prices = found.model_price
@@ -391,6 +389,18 @@ class PriceBook:
             output=base(prices.output_mtok) or Decimal(0),
             cached_input=base(prices.cache_read_mtok),
         )
+
+    def match(self, model: str, provider: str | None = None, at: datetime | None = None) -> Any:
+        """genai-prices' calculation for ``model`` at zero usage, None when it is unknown.
+
+        Overrides are not consulted: this answers which genai-prices entry
+        (its provider, model id and tiers) a name resolves to, through the
+        same cached lookup that prices calls, so ``llmbudget prices`` shows
+        exactly what a run would use.
+        """
+        genai = _genai_prices()
+        zero = genai.Usage(input_tokens=0, output_tokens=0)
+        return self._calculate(model, provider, provider is not None, zero, at)
 
     def override_for(self, model: str) -> ModelPrice | None:
         """The override for ``model``: exact name, then without provider prefix or date suffix."""
