@@ -10,6 +10,7 @@ from pytest_llmbudget.errors import (
     LLMBudgetExceeded,
     LLMCallLimitExceeded,
 )
+from pytest_llmbudget.usage import LLMUsage
 
 __version__ = "0.1.0"
 
@@ -18,5 +19,6 @@ __all__ = [
     "CassetteMiss",
     "LLMBudgetExceeded",
     "LLMCallLimitExceeded",
+    "LLMUsage",
     "__version__",
 ]

@@ -35,6 +35,7 @@ import signal
 import socket
 import struct
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -129,9 +130,12 @@ class StandIn:
     Every request counts as a hit and is recorded, whatever the answer.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, chunk_delay: float = 0.0) -> None:
         self._host = host
         self._port = port
+        # Seconds between two events of a stream: lets timing code tell a
+        # stream passed through as it arrives from one read whole first.
+        self.chunk_delay = chunk_delay
         self._lock = threading.Lock()
         self._hits = 0
         self._sequence = 0
@@ -418,7 +422,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         try:
             self.end_headers()
-            for event in answer.events or ():
+            for number, event in enumerate(answer.events or ()):
+                if number and self.server.owner.chunk_delay:
+                    time.sleep(self.server.owner.chunk_delay)
                 if chunked:
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
                 else:
@@ -559,7 +565,9 @@ def _pieces(text: str) -> list[str]:
 def _openai_chat(call: _Call) -> _Answer:
     messages = call.body.get("messages")
     reply = _reply(call, _texts(messages), _last_user_text(messages))
-    tool = _first_tool_name(call.body.get("tools"))
+    # Like a real model, call a tool when offered one, and answer once its result is in.
+    answered = isinstance(messages, list) and bool(messages) and _role(messages[-1]) == "tool"
+    tool = None if answered else _first_tool_name(call.body.get("tools"))
     ident = "chatcmpl-" + call.digest[:24]
     model = call.model()
     usage = {
@@ -643,6 +651,10 @@ def _openai_chat(call: _Call) -> _Answer:
         events.append(_data_event({**base, "choices": [], "usage": usage}))
     events.append(b"data: [DONE]\n\n")
     return _stream(events)
+
+
+def _role(message: Any) -> str | None:
+    return message.get("role") if isinstance(message, dict) else None
 
 
 def _first_tool_name(tools: Any) -> str | None:
@@ -1019,8 +1031,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--port-file", type=Path, help="write the URL here once listening")
+    parser.add_argument(
+        "--chunk-delay", type=float, default=0.0, help="seconds between two events of a stream"
+    )
     options = parser.parse_args(argv)
-    standin = StandIn(options.host, options.port).start()
+    standin = StandIn(options.host, options.port, chunk_delay=options.chunk_delay).start()
     if options.port_file is not None:
         _write_port_file(options.port_file, standin.url)
     print(standin.url, flush=True)

@@ -119,6 +119,26 @@ def test_openai_chat_calls_the_first_tool_when_tools_are_given(stand: StandIn) -
     assert final.choices[0].finish_reason == "tool_calls"
 
 
+def test_openai_chat_answers_once_the_tool_result_is_in(stand: StandIn) -> None:
+    """An agent loop ends: tool call, tool result, text answer."""
+    tools: Any = [
+        {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object"}}}
+    ]
+    client = _openai(stand)
+    messages: Any = [{"role": "user", "content": "where is order 7?"}]
+    first = client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=tools)
+    calls = first.choices[0].message.tool_calls
+    assert calls is not None
+    messages += [
+        first.choices[0].message.model_dump(exclude_none=True),
+        {"role": "tool", "tool_call_id": calls[0].id, "content": "shipped yesterday"},
+    ]
+    final = client.chat.completions.create(model="gpt-4o-mini", messages=messages, tools=tools)
+    assert final.choices[0].finish_reason == "stop"
+    assert final.choices[0].message.tool_calls is None
+    assert final.choices[0].message.content
+
+
 @pytest.mark.parametrize("include_usage", [True, False])
 def test_openai_chat_stream_sends_usage_only_when_asked(
     stand: StandIn, include_usage: bool
