@@ -13,9 +13,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 from pytest_llmbudget.errors import LLMBudgetExceeded, LLMCallLimitExceeded
 from pytest_llmbudget.report.formatting import usd
+
+if TYPE_CHECKING:
+    from pytest_llmbudget.shared_gate import SharedAdmissions
 
 WARN_AT = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
 
@@ -57,7 +61,11 @@ def violation(
 
 
 class RunGate:
-    """Run-wide live-call gates: spend budget, live-call count, daily spend."""
+    """Run-wide live-call gates: spend budget, live-call count, daily spend.
+
+    With ``shared`` (the workers of a pytest-xdist run) the count and the
+    spend come from every process of the run, not from this one.
+    """
 
     def __init__(
         self,
@@ -65,8 +73,10 @@ class RunGate:
         *,
         spent_today: Callable[[], Decimal] | None = None,
         warn: Callable[[str], None] | None = None,
+        shared: SharedAdmissions | None = None,
     ) -> None:
         self.limits = limits
+        self._shared = shared
         self._lock = threading.Lock()
         self._live_calls = 0
         self._spend = Decimal(0)
@@ -82,39 +92,47 @@ class RunGate:
     def admit_live(self, nodeid: str) -> None:
         """Reserve one live call, or refuse it before a byte is sent."""
         __tracebackhide__ = True
-        limits = self.limits
         with self._lock:
-            if limits.budget_usd is not None and self._spend >= limits.budget_usd:
-                self._refuse(
-                    "budget",
-                    f"live spend {usd(self._spend)} has reached --llm-budget "
-                    f"{usd(limits.budget_usd)}: the call was not sent",
-                    limits.budget_usd,
-                    self._spend,
-                    nodeid,
-                )
-            if limits.max_calls is not None and self._live_calls >= limits.max_calls:
-                self._refuse(
-                    "max_calls",
-                    f"{self._live_calls} live calls made, --llm-max-calls is "
-                    f"{limits.max_calls}: the call was not sent",
-                    limits.max_calls,
-                    self._live_calls,
-                    nodeid,
-                )
-            if limits.daily_budget_usd is not None and self._spent_today is not None:
-                today = self._spent_today() + self._spend
-                if today >= limits.daily_budget_usd:
-                    self._refuse(
-                        "daily_budget",
-                        f"live spend over the last 24 h is {usd(today)}, "
-                        f"--llm-daily-budget is {usd(limits.daily_budget_usd)}: "
-                        "the call was not sent",
-                        limits.daily_budget_usd,
-                        today,
-                        nodeid,
-                    )
+            if self._shared is not None:
+                self._shared.admit(nodeid, lambda calls, spend: self._check(nodeid, calls, spend))
+            else:
+                self._check(nodeid, self._live_calls, self._spend)
             self._live_calls += 1
+
+    def _check(self, nodeid: str, live_calls: int, spend: Decimal) -> None:
+        """Refuse a call when the run's live calls or spend so far leave no room for it."""
+        __tracebackhide__ = True
+        limits = self.limits
+        if limits.budget_usd is not None and spend >= limits.budget_usd:
+            self._refuse(
+                "budget",
+                f"live spend {usd(spend)} has reached --llm-budget "
+                f"{usd(limits.budget_usd)}: the call was not sent",
+                limits.budget_usd,
+                spend,
+                nodeid,
+            )
+        if limits.max_calls is not None and live_calls >= limits.max_calls:
+            self._refuse(
+                "max_calls",
+                f"{live_calls} live calls made, --llm-max-calls is "
+                f"{limits.max_calls}: the call was not sent",
+                limits.max_calls,
+                live_calls,
+                nodeid,
+            )
+        if limits.daily_budget_usd is not None and self._spent_today is not None:
+            today = self._spent_today() + spend
+            if today >= limits.daily_budget_usd:
+                self._refuse(
+                    "daily_budget",
+                    f"live spend over the last 24 h is {usd(today)}, "
+                    f"--llm-daily-budget is {usd(limits.daily_budget_usd)}: "
+                    "the call was not sent",
+                    limits.daily_budget_usd,
+                    today,
+                    nodeid,
+                )
 
     def _refuse(
         self, kind: str, message: str, limit: Decimal | int, actual: Decimal | int, nodeid: str

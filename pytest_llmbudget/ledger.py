@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from decimal import Decimal
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -123,3 +124,76 @@ class Ledger:
             if self._connection is not None:
                 self._connection.close()
                 self._connection = None
+
+
+# Reading a ledger file from outside a run (``llmbudget history``, the HTML report).
+# The file is opened without the create flag and only read: looking at history must
+# never create a ledger or change it. (Not SQLite's read-only mode: a read-only
+# connection to a WAL database leaves its -wal and -shm files behind.) WAL lets this
+# read while a run is writing. Days are UTC calendar days, the ledger's own clock.
+
+
+class LedgerReadError(Exception):
+    """A file that is not a readable ledger; the message names it and says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerCall:
+    """One ledger row, as much of it as history shows."""
+
+    day: str
+    provider: str
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cost_usd: Decimal
+
+
+@dataclass(slots=True)
+class Spend:
+    calls: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    usd: Decimal = Decimal(0)
+
+    def add(self, call: LedgerCall) -> None:
+        self.calls += 1
+        self.input_tokens += call.input_tokens
+        self.output_tokens += call.output_tokens
+        self.usd += call.cost_usd
+
+
+def first_day(days: int, today: dt.date | None = None) -> dt.date:
+    """The oldest UTC day of a ``days``-day window ending today."""
+    today = today or dt.datetime.now(dt.UTC).date()
+    return today - dt.timedelta(days=days - 1)
+
+
+def read_calls(path: Path, since: dt.date) -> tuple[list[LedgerCall], int]:
+    """The calls made on or after ``since`` (UTC), and how many the ledger holds in all."""
+    import sqlite3
+
+    try:
+        uri = path.resolve().as_uri() + "?mode=rw"
+        connection = sqlite3.connect(uri, uri=True, timeout=30)
+        try:
+            rows = connection.execute(
+                "SELECT substr(ts, 1, 10), provider, COALESCE(model, '(unknown)'),"
+                " input_tokens, output_tokens, cost_usd FROM calls WHERE ts >= ?",
+                (since.isoformat(),),
+            ).fetchall()
+            [(total,)] = connection.execute("SELECT count(*) FROM calls").fetchall()
+        finally:
+            connection.close()
+        calls = [LedgerCall(d, p, m, int(i), int(o), Decimal(c)) for d, p, m, i, o, c in rows]
+    except (sqlite3.Error, InvalidOperation, ValueError, TypeError) as error:
+        raise LedgerReadError(f"{path}: not a readable pytest-llmbudget ledger: {error}") from None
+    return calls, int(total)
+
+
+def spend_per_day(calls: Iterable[LedgerCall]) -> dict[str, Spend]:
+    """The calls added up per UTC day (``YYYY-MM-DD``); days without a call are absent."""
+    per_day: dict[str, Spend] = {}
+    for call in calls:
+        per_day.setdefault(call.day, Spend()).add(call)
+    return per_day

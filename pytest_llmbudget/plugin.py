@@ -6,25 +6,28 @@ Kept thin on purpose: every decision is made in a module named for it.
 from __future__ import annotations
 
 import threading
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pytest_llmbudget import hookspecs
+from pytest_llmbudget import hookspecs, runscope
 from pytest_llmbudget.budget import Limits, RunGate, TestGate, violation
 from pytest_llmbudget.errors import LLMBudgetExceeded
 from pytest_llmbudget.intercept import install as interception
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
 from pytest_llmbudget.ledger import Ledger
 from pytest_llmbudget.recording.naming import cassette_path
+from pytest_llmbudget.recording.playback import REPORT_ATTRIBUTE
 from pytest_llmbudget.recording.recorder import HttpRequest, RecorderConfig, TestRecorder
 from pytest_llmbudget.recording.scrub import Scrubber
 from pytest_llmbudget.records import CallRecord
 from pytest_llmbudget.report.formatting import usd
 from pytest_llmbudget.settings import Settings, add_options, parse_count, parse_usd
+from pytest_llmbudget.shared_gate import SharedAdmissions
 from pytest_llmbudget.summary import RunSummary, Totals
 from pytest_llmbudget.usage import LLMUsage
 
@@ -44,6 +47,10 @@ class RunState:
     locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
     summary: RunSummary | None = None
+    shared: SharedAdmissions | None = None  # the run-wide gate of an xdist worker
+    collection_order: list[str] = field(default_factory=list)  # xdist controller only
+    workers_done: int = 0
+    workers_lost: list[str] = field(default_factory=list)
 
     def add(self, record: CallRecord) -> None:
         from pytest_llmbudget.accounting import account
@@ -69,6 +76,28 @@ class RunState:
             if report.when != "call" and report.outcome == "failed":
                 outcome = "error"
             self.outcomes[report.nodeid] = outcome
+
+    # -- pytest-xdist, on the controller --------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        if not self.collection_order:
+            self.collection_order = list(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A worker is done: its calls and violations join the run's."""
+        from pytest_llmbudget import workers
+
+        payload = getattr(node, "workeroutput", {}).get(workers.KEY)
+        if payload is None:  # the worker crashed before it could say
+            self.workers_lost.append(str(getattr(node, "gateway", node).id))
+            return
+        records, violations = workers.load(payload)
+        with self.lock:
+            self.records.extend(records)
+            self.violations.extend(violations)
+            self.workers_done += 1
 
 
 RUN = pytest.StashKey[RunState]()
@@ -116,11 +145,17 @@ def pytest_configure(config: pytest.Config) -> None:
         return hook.pytest_llmbudget_classify(request=request)
 
     limits = settings.limits
-    ledger = Ledger(settings.ledger_path, run_id=_run_id(config))
+    run_id = _run_id(config)
+    ledger = Ledger(settings.ledger_path, run_id=run_id)
+    run_wide = (limits.budget_usd, limits.max_calls, limits.daily_budget_usd)
+    shared = None
+    if _is_worker(config) and any(limit is not None for limit in run_wide):
+        shared = SharedAdmissions(settings.ledger_path, run_id)
     gate = RunGate(
         limits,
         spent_today=ledger.spent_last_day if limits.daily_budget_usd is not None else None,
         warn=_warner(config),
+        shared=shared,
     )
     config.stash[RUN] = RunState(
         settings=settings,
@@ -137,9 +172,17 @@ def pytest_configure(config: pytest.Config) -> None:
         hook=hook,
         gate=gate,
         ledger=ledger,
+        shared=shared,
     )
     config.pluginmanager.register(config.stash[RUN], "llmbudget-run")
+    if settings.report_path is not None:  # what llmbudget prune and rerecord read
+        runscope.watch(config, rootdir=settings.rootdir, record_mode=settings.record_mode.value)
     interception.install()
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    """An xdist worker: runs tests, hands its calls to the controller, reports nothing."""
+    return hasattr(config, "workerinput")
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -161,26 +204,33 @@ def _warner(config: pytest.Config) -> Any:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if RUN in config.stash:
-        config.stash[RUN].ledger.close()
+        run = config.stash[RUN]
+        run.ledger.close()
+        if run.shared is not None:
+            run.shared.close()
         del config.stash[RUN]
         interception.uninstall()
 
 
-def _recorder_for(item: pytest.Item, run: RunState) -> TestRecorder:
+def cassette_file(item: pytest.Item, settings: Settings) -> Path:
+    """A test's cassette: named by its ``llm_cassette`` marker, else by pytest-recording's rule."""
     marker = item.get_closest_marker("llm_cassette")
     marker_name = str(marker.args[0]) if marker is not None and marker.args else None
     cls = getattr(item, "cls", None)
-    path = cassette_path(
+    return cassette_path(
         test_file=item.path,
         test_name=item.name,
         class_name=cls.__name__ if cls is not None else None,
-        cassette_dir=run.settings.cassette_dir,
+        cassette_dir=settings.cassette_dir,
         marker_name=marker_name,
     )
+
+
+def _recorder_for(item: pytest.Item, run: RunState) -> TestRecorder:
     return TestRecorder(
         run.recorder_config,
         nodeid=item.nodeid,
-        cassette_path=path,
+        cassette_path=cassette_file(item, run.settings),
         on_call=run.add,
         test_gate=TestGate(
             item.nodeid, *_test_call_limit(item, run.settings.limits), report=run.violate
@@ -267,7 +317,11 @@ def pytest_runtest_makereport(
         from pytest_llmbudget.report.junit import properties
 
         item.user_properties.extend(properties(recorder.records))
-    return (yield)
+    report = yield
+    if call.when == "teardown" and recorder is not None and runscope.SCOPE in item.config.stash:
+        # On the report, so that it comes back from xdist workers with it.
+        setattr(report, REPORT_ATTRIBUTE, recorder.cassette_use().as_json())
+    return report
 
 
 @pytest.hookimpl(wrapper=True, trylast=True)
@@ -335,7 +389,12 @@ def _violations(run: RunState, totals: Totals) -> list[dict[str, Any]]:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, object]:
     run = session.config.stash.get(RUN, None)
-    result = yield
+    try:
+        result = yield
+    except (pytest.Session.Failed, pytest.Session.Interrupted, KeyboardInterrupt):
+        if run is not None:  # -x, --maxfail, Ctrl-C: still report, as a partial run
+            _finish(run, session)
+        raise
     if run is not None:
         _finish(run, session)
     return result
@@ -343,6 +402,18 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
 
 def _finish(run: RunState, session: pytest.Session) -> None:
     from pytest_llmbudget import summary as summaries
+
+    if _is_worker(session.config):
+        from pytest_llmbudget import workers
+
+        found = [*run.gate.violations, *run.violations]
+        session.config.workeroutput[workers.KEY] = workers.dump(run.records, found)  # type: ignore[attr-defined]
+        return
+    if run.workers_done or run.workers_lost:
+        from pytest_llmbudget import workers
+
+        run.records[:] = workers.in_collection_order(run.records, run.collection_order)
+        run.violations[:] = workers.merge_violations(run.violations, run.collection_order)
 
     if run.records:
         from pytest_llmbudget.tokens import encoding_status
@@ -360,6 +431,11 @@ def _finish(run: RunState, session: pytest.Session) -> None:
     run.summary.violations.extend(_violations(run, run.summary.totals))
     if run.settings.unknown_model == "ignore":
         run.summary.unknown_models.clear()
+    scope = session.config.stash.get(runscope.SCOPE, None)
+    if scope is not None:
+        run.summary.run, run.summary.cassettes = scope.describe(
+            session, run.outcomes, run.settings.cassette_dir
+        )
     if run.settings.report_path is not None:
         from pytest_llmbudget.report import jsonreport
 
@@ -372,6 +448,10 @@ def _finish(run: RunState, session: pytest.Session) -> None:
             run.settings.junit_path,
             unknown_model_fails=run.settings.unknown_model == "fail",
         )
+    if run.settings.html_path is not None:
+        from pytest_llmbudget.report import html
+
+        html.write(run.summary, run.settings.html_path, ledger_path=run.settings.ledger_path)
     if _on_github(session.config):
         from pytest_llmbudget.report import github
 
@@ -387,8 +467,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     from pytest_llmbudget.report import terminal
 
-    if run.summary.totals.calls:
+    if run.summary.totals.calls or run.workers_lost:
         terminalreporter.write_sep("-", "LLM budget")
+    if run.workers_lost:
+        terminalreporter.write_line(
+            f"pytest-xdist worker(s) {', '.join(run.workers_lost)} stopped without handing "
+            "over their LLM calls: the totals below miss them",
+            red=True,
+        )
     terminal.render(
         run.summary, terminalreporter.write_line, verbose=terminalreporter.config.option.verbose
     )
@@ -405,7 +491,7 @@ def _on_github(config: pytest.Config) -> bool:
     """In GitHub Actions, and the process that reports (not an xdist worker)."""
     import os
 
-    if "GITHUB_ACTIONS" not in os.environ or hasattr(config, "workerinput"):
+    if "GITHUB_ACTIONS" not in os.environ or _is_worker(config):
         return False
     from pytest_llmbudget.report import github
 

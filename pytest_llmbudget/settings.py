@@ -129,6 +129,7 @@ class Settings:
     unknown_model: str
     report_path: Path | None
     junit_path: Path | None
+    html_path: Path | None
     limits: Limits
     ledger_path: Path
 
@@ -162,6 +163,7 @@ class Settings:
             ),
             report_path=_path(Path.cwd(), config.getoption("llm_report") or ""),
             junit_path=_path(Path.cwd(), config.getoption("llm_junit") or ""),
+            html_path=_path(Path.cwd(), config.getoption("llm_html") or ""),
             limits=read_limits(config),
             ledger_path=_path(rootdir, config.getoption("llm_ledger") or "")
             or rootdir / ".llmbudget" / "ledger.sqlite",
@@ -207,6 +209,14 @@ def add_options(parser: pytest.Parser) -> None:
         metavar="PATH",
         default=None,
         help="Write a JUnit XML file with one testcase per budget check, failed when violated.",
+    )
+    group.addoption(
+        "--llm-html",
+        dest="llm_html",
+        metavar="PATH",
+        default=None,
+        help="Write the run's LLM costs as one self-contained HTML page (charts, tables, "
+        "spend per day from the ledger) to PATH.",
     )
     group.addoption(
         "--llm-unknown-model",

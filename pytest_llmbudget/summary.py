@@ -79,6 +79,10 @@ class RunSummary:
     estimated_calls: int
     streams_without_usage: int
     token_counter: str
+    # Written only with --llm-report: how complete the run was and what each
+    # cassette's tests played (see runscope.py); llmbudget prune reads them.
+    run: dict[str, Any] | None = None
+    cassettes: list[dict[str, Any]] | None = None
 
     @property
     def records(self) -> list[CallRecord]:
@@ -195,6 +199,11 @@ def build(
 def to_json(summary: RunSummary) -> dict[str, Any]:
     """The JSON report, version 1 (SPEC §6): fields may be added, never changed."""
     t = summary.totals
+    extra: dict[str, Any] = {}
+    if summary.run is not None:
+        extra["run"] = summary.run
+    if summary.cassettes is not None:
+        extra["cassettes"] = summary.cassettes
     return {
         "version": REPORT_VERSION,
         "limits": summary.limits,
@@ -242,4 +251,5 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
         "rate_limited": summary.rate_limited,
         "unknown_models": summary.unknown_models,
         "token_counter": summary.token_counter,
+        **extra,
     }

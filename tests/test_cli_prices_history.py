@@ -13,9 +13,8 @@ import pytest
 
 from pytest_llmbudget.cli import main
 from pytest_llmbudget.cli.common import UsageProblemError
-from pytest_llmbudget.cli.history import first_day
 from pytest_llmbudget.cli.project import find_project
-from pytest_llmbudget.ledger import Ledger
+from pytest_llmbudget.ledger import Ledger, first_day
 from pytest_llmbudget.records import CallRecord, Usage
 
 LLMBUDGET = Path(sys.executable).parent / "llmbudget"

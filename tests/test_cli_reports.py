@@ -175,7 +175,7 @@ def test_bad_input_exits_2_naming_the_file(
     [
         ["merge", "r.json", "--budget", "abc"],
         ["merge", "r.json", "--max-cost", "-1"],
-        ["report", "r.json", "--format", "html"],
+        ["report", "r.json", "--format", "xml"],
         ["merge"],
         [],
     ],

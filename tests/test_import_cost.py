@@ -15,6 +15,7 @@ HEAVY = (
     "openai",
     "anthropic",
     "sqlite3",
+    "pytest_llmbudget.report.html",
 )
 
 

@@ -28,18 +28,27 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = root.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"pytest_llmbudget.cli.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"pytest_llmbudget.cli.{name}":
-                raise
-            continue
-        module.register(commands)
+        importlib.import_module(f"pytest_llmbudget.cli.{name}").register(commands)
     return root
 
 
+def _parse(words: list[str]) -> argparse.Namespace:
+    """Parse ``words``; a command that sets ``pass_through`` gets the words after its name.
+
+    Such a command (rerecord) hands its unknown options to pytest, so it sees
+    them all, in order, as ``args.words``.
+    """
+    root = parser()
+    args, unknown = root.parse_known_args(words)
+    if getattr(args, "pass_through", False) and words and words[0] == args.command:
+        args.words = words[1:]
+    elif unknown:
+        root.error(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = _parse(list(sys.argv[1:] if argv is None else argv))
     try:
         status: int = args.run(args)
     except UsageProblemError as error:

@@ -1,9 +1,6 @@
 """``llmbudget history``: live spend per day and per model, from the ledger every run writes.
 
-The ledger is opened without the create flag and only read: looking at
-history must never create a ledger or change it. (Not SQLite's read-only
-mode: a read-only connection to a WAL database leaves its -wal and -shm
-files behind.) WAL lets this read while a run is writing.
+The ledger is only read, never created or changed (see ``ledger.read_calls``).
 Days are UTC calendar days, the ledger's own clock: ``--days 1`` is today.
 """
 
@@ -12,93 +9,31 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from pytest_llmbudget import ledger
 from pytest_llmbudget.cli.common import OK, Commands, UsageProblemError
 from pytest_llmbudget.cli.project import add_rootdir_option, find_project
-
-if TYPE_CHECKING:
-    import sqlite3
+from pytest_llmbudget.ledger import LedgerCall, Spend, first_day
 
 DEFAULT_LEDGER = Path(".llmbudget") / "ledger.sqlite"
 DEFAULT_DAYS = 7
 
 
-@dataclass(frozen=True, slots=True)
-class Call:
-    """One ledger row, as much of it as history shows."""
-
-    day: str
-    provider: str
-    model: str
-    input_tokens: int
-    output_tokens: int
-    cost_usd: Decimal
-
-
-@dataclass(slots=True)
-class Spend:
-    calls: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    usd: Decimal = Decimal(0)
-
-    def add(self, call: Call) -> None:
-        self.calls += 1
-        self.input_tokens += call.input_tokens
-        self.output_tokens += call.output_tokens
-        self.usd += call.cost_usd
-
-
-def first_day(days: int, today: dt.date | None = None) -> dt.date:
-    """The oldest UTC day of a ``days``-day window ending today."""
-    today = today or dt.datetime.now(dt.UTC).date()
-    return today - dt.timedelta(days=days - 1)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    import sqlite3
-
-    uri = path.resolve().as_uri() + "?mode=rw"
-    return sqlite3.connect(uri, uri=True, timeout=30)
-
-
-def read_calls(path: Path, since: dt.date) -> tuple[list[Call], int]:
-    """The calls made on or after ``since`` (UTC), and how many the ledger holds in all.
-
-    Raises `UsageProblemError` naming the file when it is not a readable ledger.
-    """
-    import sqlite3
-
+def read_calls(path: Path, since: dt.date) -> tuple[list[LedgerCall], int]:
+    """The ledger's calls since ``since``; `UsageProblemError` naming a file that is no ledger."""
     try:
-        connection = _connect(path)
-        try:
-            rows = connection.execute(
-                "SELECT substr(ts, 1, 10), provider, COALESCE(model, '(unknown)'),"
-                " input_tokens, output_tokens, cost_usd FROM calls WHERE ts >= ?",
-                (since.isoformat(),),
-            ).fetchall()
-            [(total,)] = connection.execute("SELECT count(*) FROM calls").fetchall()
-        finally:
-            connection.close()
-        calls = [Call(d, p, m, int(i), int(o), Decimal(c)) for d, p, m, i, o, c in rows]
-    except (sqlite3.Error, InvalidOperation, ValueError, TypeError) as error:
-        raise UsageProblemError(
-            f"{path}: not a readable pytest-llmbudget ledger: {error}"
-        ) from None
-    return calls, int(total)
+        return ledger.read_calls(path, since)
+    except ledger.LedgerReadError as error:
+        raise UsageProblemError(str(error)) from None
 
 
-def _group(calls: Iterable[Call]) -> tuple[dict[str, Spend], dict[tuple[str, str], Spend]]:
-    per_day: dict[str, Spend] = {}
+def _per_model(calls: Iterable[LedgerCall]) -> dict[tuple[str, str], Spend]:
     per_model: dict[tuple[str, str], Spend] = {}
     for call in calls:
-        per_day.setdefault(call.day, Spend()).add(call)
         per_model.setdefault((call.provider, call.model), Spend()).add(call)
-    return per_day, per_model
+    return per_model
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: int) -> None:
@@ -113,10 +48,10 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[str]], numeric_from: i
         print("  " + "  ".join(cells).rstrip())
 
 
-def _print_history(calls: list[Call]) -> None:
+def _print_history(calls: list[LedgerCall]) -> None:
     from pytest_llmbudget.report.formatting import count, usd
 
-    per_day, per_model = _group(calls)
+    per_day, per_model = ledger.spend_per_day(calls), _per_model(calls)
     day_rows = [
         (day, count(spend.calls), usd(spend.usd))
         for day, spend in sorted(per_day.items(), reverse=True)

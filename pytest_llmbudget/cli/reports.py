@@ -10,7 +10,7 @@ from pathlib import Path
 from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError, usd
 from pytest_llmbudget.summary import RunSummary
 
-FORMATS = ("text", "markdown", "json")
+FORMATS = ("text", "markdown", "json", "html")
 
 
 def _print_summary(summary: RunSummary, fmt: str, verbose: int, title: str) -> None:
@@ -19,6 +19,10 @@ def _print_summary(summary: RunSummary, fmt: str, verbose: int, title: str) -> N
 
     if fmt == "json":
         print(json.dumps(to_json(summary), indent=2))
+    elif fmt == "html":
+        from pytest_llmbudget.report import html
+
+        print(html.render(summary, source=title), end="")
     elif fmt == "markdown":
         print(markdown.render(summary), end="")
     else:
@@ -75,7 +79,13 @@ def register(commands: Commands) -> None:
     )
     report.set_defaults(run=cmd_report)
     report.add_argument("report", metavar="REPORT.json")
-    report.add_argument("--format", choices=FORMATS, default="text")
+    report.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="text",
+        help="html: the page --llm-html writes, without the ledger's spend per day "
+        "(redirect it to a file)",
+    )
     report.add_argument("-v", "--verbose", action="count", default=0, help="more rows")
 
     merge = commands.add_parser(

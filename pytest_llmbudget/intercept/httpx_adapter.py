@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbudget.intercept import tls
 from pytest_llmbudget.intercept.patching import patch_method
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
 from pytest_llmbudget.recording.recorder import Exchange, HttpRequest
@@ -190,3 +191,5 @@ def patch(module: ModuleType) -> None:
     """Patch ``httpx`` or ``httpx2`` (same API, separate classes)."""
     patch_method(module.HTTPTransport, "handle_request", _sync_handler(module))
     patch_method(module.AsyncHTTPTransport, "handle_async_request", _async_handler(module))
+    for transport in (module.HTTPTransport, module.AsyncHTTPTransport):
+        patch_method(transport, "__init__", tls.init_builder(module))

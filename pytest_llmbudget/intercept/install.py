@@ -60,9 +60,11 @@ class _Interception:
                 return
             self._finder.uninstall()
             self._finder = None
+            from pytest_llmbudget.intercept import tls
             from pytest_llmbudget.intercept.patching import unpatch_all
 
             unpatch_all()
+            tls.forget()
 
 
 _INTERCEPTION = _Interception()

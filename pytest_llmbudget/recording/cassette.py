@@ -8,6 +8,8 @@ requests replay in recorded order from a per-key queue.
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import os
 import tempfile
@@ -15,30 +17,43 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbudget.errors import CassetteError
 from pytest_llmbudget.recording.canonical import RequestKey, request_key
 
+if TYPE_CHECKING:
+    from pytest_llmbudget.recording.parsed_cache import ParsedCache
+
 CASSETTE_VERSION = 1
 Headers = list[tuple[str, str]]
 
-_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-_BaseDumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+# PyYAML is imported when a cassette is parsed or written, not with this
+# module: a replay whose cassettes are all in the parsed cache never needs it.
+@functools.cache
+def _loader() -> Any:
+    import yaml
+
+    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class _Dumper(_BaseDumper):  # type: ignore[misc]
-    """Writes multi-line strings (SSE streams, pretty JSON) as readable blocks."""
+@functools.cache
+def _dumper() -> Any:
+    import yaml
+
+    base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+    class Dumper(base):  # type: ignore[misc]
+        """Writes multi-line strings (SSE streams, pretty JSON) as readable blocks."""
+
+    Dumper.add_representer(str, _represent_str)
+    return Dumper
 
 
 def _represent_str(dumper: Any, value: str) -> Any:
     style = "|" if "\n" in value else None
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
-
-
-_Dumper.add_representer(str, _represent_str)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +153,17 @@ def _check(path: Path, document: Any) -> list[dict[str, Any]]:
 class Cassette:
     """One test's recordings. Not thread-safe: the recorder holds its lock."""
 
-    __slots__ = ("_index", "dirty", "existed", "ignore", "interactions", "path", "played")
+    __slots__ = (
+        "_index",
+        "digest",
+        "dirty",
+        "existed",
+        "ignore",
+        "interactions",
+        "loaded_digest",
+        "path",
+        "played",
+    )
 
     def __init__(self, path: Path, ignore: Iterable[str] = ()) -> None:
         self.path = path
@@ -148,23 +173,81 @@ class Cassette:
         self.played: set[int] = set()
         self.dirty = False
         self.existed = False
+        # SHA-256 of the file as read, and as last read or written: None while not on disk.
+        self.loaded_digest: str | None = None
+        self.digest: str | None = None
 
     @classmethod
-    def load(cls, path: Path, ignore: Iterable[str] = ()) -> Cassette:
-        """Read ``path`` if it exists; a missing file is an empty cassette."""
+    def load(
+        cls, path: Path, ignore: Iterable[str] = (), cache: ParsedCache | None = None
+    ) -> Cassette:
+        """Read ``path`` if it exists; a missing file is an empty cassette.
+
+        With ``cache``, a file whose exact bytes were parsed before is not parsed again.
+        """
         __tracebackhide__ = True
-        cassette = cls(path, ignore)
+        if cache is not None:
+            cached = cls._from_cache(path, ignore, cache)
+            if cached is not None:
+                return cached
         try:
             text = path.read_bytes()
         except FileNotFoundError:
-            return cassette
+            return cls(path, ignore)
         except OSError as exc:
             raise CassetteError(path, str(exc)) from None
+        cassette = cls.parse(path, text, ignore)
+        del text  # a large cassette is not held twice while its entry is written
+        if cache is not None and cassette.loaded_digest is not None:
+            from pytest_llmbudget.recording.parsed_cache import Parsed
+
+            parsed = Parsed(cassette.interactions, cassette._keys())
+            cache.put(path, cassette.loaded_digest, cassette.ignore, parsed)
+        return cassette
+
+    @classmethod
+    def _from_cache(cls, path: Path, ignore: Iterable[str], cache: ParsedCache) -> Cassette | None:
+        from pytest_llmbudget.recording.parsed_cache import file_digest
+
         try:
-            document = yaml.load(text, Loader=_Loader)
+            digest = file_digest(path)
+        except OSError:
+            return None  # missing, or unreadable: load() tells which
+        parsed = cache.get(path, digest, ignore)
+        if parsed is None:
+            return None
+        try:
+            interactions = _check(path, {"interactions": parsed.interactions})
+        except CassetteError:
+            return None  # not what we wrote: parse the YAML
+        cassette = cls(path, ignore)
+        cassette.existed = True
+        cassette.loaded_digest = cassette.digest = digest
+        for interaction, key in zip(interactions, parsed.keys, strict=True):
+            cassette._add(interaction, key)
+        return cassette
+
+    def _keys(self) -> list[RequestKey]:
+        """The request key of each interaction, in order (what the index was built from)."""
+        keys: list[RequestKey] = [("", "", "")] * len(self.interactions)
+        for key, positions in self._index.items():
+            for position in positions:
+                keys[position] = key
+        return keys
+
+    @classmethod
+    def parse(cls, path: Path, text: bytes, ignore: Iterable[str] = ()) -> Cassette:
+        """The cassette whose file ``path`` holds ``text`` (an earlier copy, say)."""
+        __tracebackhide__ = True
+        import yaml
+
+        cassette = cls(path, ignore)
+        try:
+            document = yaml.load(text, Loader=_loader())
         except yaml.YAMLError as exc:
             raise CassetteError(path, f"invalid YAML: {exc}") from None
         cassette.existed = True
+        cassette.loaded_digest = cassette.digest = hashlib.sha256(text).hexdigest()
         for interaction in _check(path, document):
             cassette._add(interaction)
         return cassette
@@ -175,10 +258,12 @@ class Cassette:
             str(request["method"]), str(request["uri"]), request_body(request), self.ignore
         )
 
-    def _add(self, interaction: dict[str, Any]) -> int:
+    def _add(self, interaction: dict[str, Any], key: RequestKey | None = None) -> int:
         position = len(self.interactions)
         self.interactions.append(interaction)
-        self._index.setdefault(self._key_of(interaction), deque()).append(position)
+        if key is None:
+            key = self._key_of(interaction)
+        self._index.setdefault(key, deque()).append(position)
         return position
 
     def take(self, key: RequestKey) -> tuple[int, dict[str, Any]] | None:
@@ -205,15 +290,19 @@ class Cassette:
         return iter(self.interactions)
 
     def dump(self) -> str:
+        import yaml
+
         document = {"interactions": self.interactions, "version": CASSETTE_VERSION}
         text: str = yaml.dump(
-            document, Dumper=_Dumper, default_flow_style=False, allow_unicode=True, width=1000
+            document, Dumper=_dumper(), default_flow_style=False, allow_unicode=True, width=1000
         )
         return text
 
     def save(self) -> None:
         """Write atomically: a killed run leaves the old file or the new one, never half."""
-        write_atomic(self.path, self.dump())
+        text = self.dump()
+        write_atomic(self.path, text)
+        self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self.dirty = False
 
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
     # The cassette module loads YAML: imported on the first LLM call, not at plugin load.
     from pytest_llmbudget.recording.cassette import Cassette, StoredResponse
+    from pytest_llmbudget.recording.locks import CassetteLock
+    from pytest_llmbudget.recording.playback import CassetteUse
 
 Headers = list[tuple[str, str]]
 
@@ -203,6 +205,7 @@ class TestRecorder:
         self.test_gate = test_gate
         self._lock = threading.Lock()
         self._cassette: Cassette | None = None
+        self._writer_lock: CassetteLock | None = None
         self._may_record: bool = config.mode is not RecordMode.NONE
         self._pending: set[Exchange] = set()
         self._classifier = config.classifier or builtin_classifier(config.extra_hosts)
@@ -216,10 +219,21 @@ class TestRecorder:
             from pytest_llmbudget.recording.cassette import Cassette
 
             mode = self.config.mode
+            if mode is not RecordMode.NONE:
+                from pytest_llmbudget.recording.locks import CassetteLock
+
+                self._writer_lock = CassetteLock(self.cassette_path)
+                self._writer_lock.acquire()  # released in close(), after the save
             if mode is RecordMode.REWRITE:
                 self._cassette = Cassette(self.cassette_path, self.config.match_ignore)
             else:
-                self._cassette = Cassette.load(self.cassette_path, self.config.match_ignore)
+                from pytest_llmbudget.recording.parsed_cache import ParsedCache
+
+                self._cassette = Cassette.load(
+                    self.cassette_path,
+                    self.config.match_ignore,
+                    cache=ParsedCache.under(self.config.rootdir),
+                )
                 if mode is RecordMode.ONCE and self._cassette.existed:
                     self._may_record = False
         return self._cassette
@@ -373,9 +387,35 @@ class TestRecorder:
         for exchange in pending:
             exchange.complete(truncated=True)
         with self._lock:
+            try:
+                self._save()
+            finally:
+                if self._writer_lock is not None:
+                    self._writer_lock.release()
+
+    def _save(self) -> None:
+        cassette = self._cassette
+        if self.config.mode is RecordMode.REWRITE and (cassette is None or not len(cassette)):
+            self.cassette_path.unlink(missing_ok=True)
+            return
+        if cassette is not None and cassette.dirty:
+            cassette.save()
+
+    def cassette_use(self) -> CassetteUse:
+        """What this test played of its cassette, once closed: the report carries it for prune."""
+        from pytest_llmbudget.recording.playback import CassetteUse
+
+        path = self._relative(self.cassette_path)
+        with self._lock:
             cassette = self._cassette
-            if self.config.mode is RecordMode.REWRITE and (cassette is None or not len(cassette)):
-                self.cassette_path.unlink(missing_ok=True)
-                return
-            if cassette is not None and cassette.dirty:
-                cassette.save()
+            if cassette is None:
+                return CassetteUse(path)
+            on_disk = cassette.digest is not None and self.cassette_path.exists()
+            return CassetteUse(
+                path=path,
+                opened=True,
+                loaded=cassette.loaded_digest,
+                left=cassette.digest if on_disk else None,
+                interactions=len(cassette) if on_disk else 0,
+                played=frozenset(cassette.played),
+            )

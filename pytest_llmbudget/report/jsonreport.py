@@ -65,7 +65,7 @@ def records_of(document: Mapping[str, Any], source: Path | str = "report") -> li
     """Every call of a loaded report, as CallRecords (without the bodies)."""
     try:
         return [
-            _record(raw, test["nodeid"], test.get("cassette"))
+            record_from_json(raw, test["nodeid"], test.get("cassette"))
             for test in document["tests"]
             for raw in test["records"]
         ]
@@ -73,7 +73,8 @@ def records_of(document: Mapping[str, Any], source: Path | str = "report") -> li
         raise ReportError(f"{source}: a test or call entry is malformed ({error!r})") from None
 
 
-def _record(raw: Mapping[str, Any], nodeid: str, cassette: str | None) -> CallRecord:
+def record_from_json(raw: Mapping[str, Any], nodeid: str, cassette: str | None) -> CallRecord:
+    """A CallRecord from its JSON form (the report's, or a worker's with decimal costs)."""
     return CallRecord(
         nodeid=str(nodeid),
         provider=str(raw["provider"]),
@@ -117,6 +118,8 @@ def summary_of(document: Mapping[str, Any], source: Path | str = "report") -> Ru
     )
     if "unknown_models" in document:
         summary.unknown_models[:] = list(document["unknown_models"])
+    summary.run = document.get("run")
+    summary.cassettes = document.get("cassettes")
     return summary
 
 

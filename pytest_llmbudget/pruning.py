@@ -1,0 +1,235 @@
+"""What ``llmbudget prune`` may remove, decided from the JSON report of a full run.
+
+Two kinds of removal, both on the report's word only:
+
+* a cassette file that no collected test uses (under a ``cassettes`` folder
+  or ``--llm-cassette-dir``): the test was renamed or deleted;
+* the interactions of a cassette that its tests, all passed, did not play.
+
+Everything else stays, and prune is built to err that way: a partial run
+(deselected tests, a subset of paths, stopped early) is refused outright;
+the cassettes of modules skipped or ignored at collection stay; a cassette
+whose test failed, was skipped or shared it with a parallel writer keeps
+all its interactions; a file that changed since the run (its SHA-256 differs,
+or it is newer than the run) is left alone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pytest_llmbudget.recording.playback import from_ranges, to_ranges
+
+CASSETTE_SUFFIX = ".yaml"
+# Folders of other people's code inside an ignored folder: no test of the project.
+_FOREIGN = frozenset({"site-packages", "node_modules", "__pycache__"})
+
+
+class PruneRefusedError(Exception):
+    """The report cannot tell what is unused: the message says why and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class Trim:
+    """A cassette that loses the interactions its tests did not play."""
+
+    path: Path
+    shown: str
+    keep: tuple[int, ...]
+    total: int
+    sha256: str
+
+    @property
+    def removed(self) -> list[int]:
+        kept = set(self.keep)
+        return [position for position in range(self.total) if position not in kept]
+
+    def numbers(self) -> str:
+        """The removed interactions, 1-based as elsewhere: ``#2``, ``#4-#7``."""
+        return ", ".join(
+            f"#{first + 1}" if first == last else f"#{first + 1}-#{last + 1}"
+            for first, last in to_ranges(self.removed)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Orphan:
+    """A cassette file no collected test uses, found under the cassette folder ``root``."""
+
+    path: Path
+    shown: str
+    root: Path
+
+
+@dataclass(slots=True)
+class Plan:
+    delete: list[Orphan] = field(default_factory=list)
+    trims: list[Trim] = field(default_factory=list)
+    kept: list[tuple[str, str]] = field(default_factory=list)  # (shown path, why)
+
+
+def _shown(path: Path, rootdir: Path) -> str:
+    try:
+        return path.relative_to(rootdir).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        return None
+
+
+def _started(run: Mapping[str, Any]) -> float | None:
+    text = str(run.get("started_at") or "")
+    try:
+        return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
+def check_scope(document: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[Any]]:
+    """The report's ``run`` and ``cassettes``; refuse a report that is not of a full run."""
+    run, cassettes = document.get("run"), document.get("cassettes")
+    if not isinstance(run, dict) or not isinstance(cassettes, list):
+        raise PruneRefusedError(
+            f"{source} does not say which cassettes the run used: write it with this "
+            "version's pytest --llm-report (llmbudget merge does not keep that part)"
+        )
+    if run.get("partial"):
+        reasons = "".join(f"\n  - {reason}" for reason in run.get("reasons") or ["(no reason)"])
+        raise PruneRefusedError(
+            f"{source} is the report of a partial run, so tests it did not run would lose "
+            f"their cassettes:{reasons}\nRun the whole suite with --llm-report (no -k, -m, "
+            "paths or node ids, nothing stopping it early), then prune with that report"
+        )
+    return run, cassettes
+
+
+def _protected_dirs(run: Mapping[str, Any], rootdir: Path, cassette_dir: Path | None) -> set[Path]:
+    """Cassette folders of modules skipped or ignored at collection: their tests still exist."""
+    protected: set[Path] = set()
+    for name in [*run.get("ignored", []), *run.get("skipped", [])]:
+        path = rootdir / str(name)
+        if path.is_dir():
+            protected.add(path)
+            modules = [p for p in path.rglob("*.py") if not _FOREIGN.intersection(p.parts)]
+        else:
+            modules = [path]
+        for module in modules:
+            base = cassette_dir if cassette_dir is not None else module.parent / "cassettes"
+            protected.add(base / module.stem)
+    return protected
+
+
+def _candidates(roots: Iterable[Path], within: Path) -> dict[Path, Path]:
+    """Each cassette file under the cassette folders and within ``within``, with its folder."""
+    from pytest_llmbudget.leaks import cassette_files
+
+    found: dict[Path, Path] = {}
+    for root in roots:
+        if not root.is_dir():
+            continue
+        for path in cassette_files([root]):
+            inside = path == within or within in path.parents
+            if path.suffix == CASSETTE_SUFFIX and not path.name.startswith(".") and inside:
+                found.setdefault(path, root)
+    return found
+
+
+def _under(path: Path, folders: Iterable[Path]) -> bool:
+    return any(folder == path or folder in path.parents for folder in folders)
+
+
+def plan(document: Mapping[str, Any], rootdir: Path, within: Path, source: str) -> Plan:
+    """What to delete and trim; raises `PruneRefusedError` or ValueError/KeyError/TypeError."""
+    from pytest_llmbudget.leaks import default_roots
+
+    run, entries = check_scope(document, source)
+    rootdir = rootdir.resolve()
+    cassette_dir = rootdir / str(run["cassette_dir"]) if run.get("cassette_dir") else None
+    used = {(rootdir / str(entry["path"])).resolve() for entry in entries}
+    left = [entry for entry in entries if entry.get("opened") and entry.get("sha256")]
+    if left and not any((rootdir / str(entry["path"])).exists() for entry in left):
+        raise PruneRefusedError(
+            f"none of the {len(left)} cassettes the run left behind is under {rootdir}: "
+            "run prune in the project the report comes from, or pass --rootdir"
+        )
+    result = Plan()
+    roots = default_roots(rootdir) + ([cassette_dir] if cassette_dir is not None else [])
+    protected = _protected_dirs(run, rootdir, cassette_dir)
+    started = _started(run)
+    for path, root in _candidates(roots, within).items():
+        if path.resolve() in used:
+            continue
+        shown = _shown(path, rootdir)
+        if _under(path, protected):
+            result.kept.append((shown, "its module was skipped or ignored at collection"))
+        elif started is None or path.stat().st_mtime > started:
+            result.kept.append((shown, "it changed after the run started"))
+        else:
+            result.delete.append(Orphan(path, shown, root))
+    for entry in entries:
+        path = rootdir / str(entry["path"])
+        if entry.get("opened") and (path == within or within in path.parents):
+            _trim(entry, path, _shown(path, rootdir), result)
+    return result
+
+
+def _trim(entry: Mapping[str, Any], path: Path, shown: str, result: Plan) -> None:
+    total = int(entry["interactions"])
+    played = sorted(position for position in from_ranges(entry["played"]) if position < total)
+    if len(played) == total or not entry.get("sha256"):
+        return  # everything played, or the run left no file
+    failed = {nodeid: outcome for nodeid, outcome in entry["tests"].items() if outcome != "passed"}
+    if failed:
+        nodeid, outcome = next(iter(failed.items()))
+        more = f" and {len(failed) - 1} more" if len(failed) > 1 else ""
+        result.kept.append((shown, f"a test using it did not pass ({nodeid}: {outcome}{more})"))
+    elif not entry.get("consistent", False):
+        result.kept.append((shown, "tests sharing it saw different versions of it"))
+    elif not played:
+        result.kept.append((shown, "its tests played none of it"))
+    elif _sha256(path) != entry["sha256"]:
+        result.kept.append((shown, "it changed since the run (or is gone)"))
+    else:
+        result.trims.append(Trim(path, shown, tuple(played), total, str(entry["sha256"])))
+
+
+def apply(result: Plan) -> list[str]:
+    """Delete and trim as planned; the files that changed meanwhile are skipped and named."""
+    from pytest_llmbudget.recording.cassette import Cassette
+
+    skipped = []
+    for trim in result.trims:
+        try:
+            text = trim.path.read_bytes()
+        except FileNotFoundError:
+            skipped.append(trim.shown)
+            continue
+        if hashlib.sha256(text).hexdigest() != trim.sha256:
+            skipped.append(trim.shown)
+            continue
+        cassette = Cassette.parse(trim.path, text)
+        kept = Cassette(trim.path)
+        kept.interactions = [cassette.interactions[position] for position in trim.keep]
+        kept.save()
+    for orphan in result.delete:
+        orphan.path.unlink(missing_ok=True)
+        _remove_empty_parents(orphan.path.parent, orphan.root)
+    return skipped
+
+
+def _remove_empty_parents(folder: Path, root: Path) -> None:
+    """Drop the module folders a deletion emptied, up to (not including) the cassette folder."""
+    while root in folder.parents and not any(folder.iterdir()):
+        os.rmdir(folder)
+        folder = folder.parent

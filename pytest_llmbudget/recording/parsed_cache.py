@@ -1,0 +1,170 @@
+"""Parsed cassettes kept between runs, keyed by the SHA-256 of the YAML they came from.
+
+Why: PyYAML builds every object of a cassette in Python, about a millisecond
+per interaction, so a suite that replays a few thousand interactions spent
+seconds parsing the same unchanged files on every run. Here the parsed
+interactions, and the request keys the index is built from, are stored once,
+next to nothing else, in ``<rootdir>/.llmbudget/cache/cassettes/``.
+
+How it stays correct:
+
+* The YAML file is the only source of truth; nothing here writes a cassette.
+  An entry names the SHA-256 of the bytes it was parsed from, and is used only
+  for a file with exactly those bytes: a cassette changed by one byte (an edit,
+  a checkout, a re-recording) is parsed again and its entry replaced.
+* Request keys depend on ``llm_match_ignore`` and on the code that computes
+  them: the entry also names a fingerprint of both, and is not used when it
+  differs.
+* One entry per cassette path (named by a hash of the path), so the cache
+  holds at most one entry per cassette however often they change.
+* An entry is a small text header and a pickle of plain data (dicts, lists,
+  strings, bytes, numbers, and the dates YAML may hold), read back by an
+  unpickler that imports nothing else: a planted file cannot run code. One
+  that does not read back as expected is ignored, and replaced.
+* Writes go to a temporary file renamed over the entry, so parallel workers
+  (xdist, several jobs on one checkout) never read half of one. Failing to
+  write (a read-only checkout, a full disk) only costs the next run a parse.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import hashlib
+import os
+import pickle
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pytest_llmbudget.recording.canonical import RequestKey
+
+_MAGIC = b"llmbudget-parsed-cassette"
+FORMAT = 1
+# Only what YAML's safe loader builds besides plain containers and scalars.
+_ALLOWED = frozenset(
+    {
+        ("datetime", "datetime"),
+        ("datetime", "date"),
+        ("datetime", "timedelta"),
+        ("datetime", "timezone"),
+    }
+)
+
+
+class _PlainUnpickler(pickle.Unpickler):
+    """Refuses every global but dates: a cache entry holds data, never code."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) in _ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"{module}.{name} has no place in a parsed cassette")
+
+
+@dataclass(frozen=True, slots=True)
+class Parsed:
+    """A cassette's interactions as YAML gave them, and the request key of each."""
+
+    interactions: list[dict[str, Any]]
+    keys: list[RequestKey]
+
+
+@functools.cache
+def _code_fingerprint() -> bytes:
+    """Changes whenever the code that turns a recorded request into its key does."""
+    from pytest_llmbudget.recording import canonical, cassette
+
+    hashed = hashlib.sha256(b"%d" % FORMAT)
+    for module in (canonical, cassette):
+        with contextlib.suppress(OSError, TypeError):
+            hashed.update(Path(str(module.__file__)).read_bytes())
+    return hashed.digest()
+
+
+def _fingerprint(ignore: Iterable[str]) -> str:
+    hashed = hashlib.sha256(_code_fingerprint())
+    for field in ignore:
+        hashed.update(field.encode("utf-8", errors="surrogateescape") + b"\0")
+    return hashed.hexdigest()[:32]
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file, read in blocks (a large cassette is never held twice)."""
+    with open(path, "rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
+class ParsedCache:
+    """The parsed-cassette entries of one project; safe to share between threads."""
+
+    __slots__ = ("directory",)
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    @classmethod
+    def under(cls, rootdir: Path) -> ParsedCache:
+        return cls(rootdir / ".llmbudget" / "cache" / "cassettes")
+
+    def _slot(self, path: Path) -> Path:
+        name = hashlib.sha256(os.path.abspath(path).encode("utf-8", "surrogateescape"))
+        return self.directory / f"{name.hexdigest()[:40]}.pickle"
+
+    def _header(self, digest: str, ignore: Iterable[str]) -> bytes:
+        return b"%s %d %s %s\n" % (_MAGIC, FORMAT, digest.encode(), _fingerprint(ignore).encode())
+
+    def get(self, path: Path, digest: str, ignore: Iterable[str]) -> Parsed | None:
+        """The entry for ``path`` parsed from bytes whose SHA-256 is ``digest``, if any."""
+        try:
+            with open(self._slot(path), "rb") as stream:
+                if stream.readline() != self._header(digest, ignore):
+                    return None  # another version of the file, other keys, or not ours
+                entry = _PlainUnpickler(stream).load()
+        except FileNotFoundError:
+            return None
+        except Exception:  # a damaged entry: parse the YAML, the next put replaces it
+            return None
+        return _valid(entry)
+
+    def put(self, path: Path, digest: str, ignore: Iterable[str], parsed: Parsed) -> None:
+        """Store ``parsed`` for ``path``; atomically, and silently giving up on any error."""
+        ignore = tuple(ignore)
+        with contextlib.suppress(OSError, pickle.PicklingError, RecursionError, TypeError):
+            self._ensure_directory()
+            handle, temp_name = tempfile.mkstemp(prefix=".entry.", dir=self.directory)
+            try:
+                with os.fdopen(handle, "wb") as stream:
+                    stream.write(self._header(digest, ignore))
+                    entry = {"interactions": parsed.interactions, "keys": parsed.keys}
+                    pickle.dump(entry, stream, protocol=5)
+                os.replace(temp_name, self._slot(path))
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(temp_name)
+                raise
+
+    def _ensure_directory(self) -> None:
+        if self.directory.is_dir():
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        # Like .pytest_cache: a cache folder keeps itself out of version control.
+        ignore_file = self.directory.parent / ".gitignore"
+        if not ignore_file.exists():
+            ignore_file.write_text("# Created by pytest-llmbudget: parsed cassettes.\n*\n")
+
+
+def _valid(entry: Any) -> Parsed | None:
+    """``entry`` as a :class:`Parsed`, or None when it is not shaped like one."""
+    if not isinstance(entry, dict):
+        return None
+    interactions, keys = entry.get("interactions"), entry.get("keys")
+    if not isinstance(interactions, list) or not isinstance(keys, list):
+        return None
+    if len(keys) != len(interactions):
+        return None
+    for key in keys:
+        if not (isinstance(key, tuple) and len(key) == 3 and all(isinstance(p, str) for p in key)):
+            return None
+    return Parsed(interactions, keys)

@@ -1,0 +1,321 @@
+"""`llmbudget prune`, run the way users run it, on reports of real runs against the stand-in."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from helpers import load_cassette
+from standin import StandIn
+
+from pytest_llmbudget.report import jsonreport
+
+LLMBUDGET = Path(sys.executable).parent / "llmbudget"
+
+PROLOGUE = """
+import os
+
+import pytest
+import requests
+
+URL = os.environ["STANDIN_URL"]
+BOTH = os.environ.get("BOTH")
+
+
+def ask(text):
+    answer = requests.post(
+        URL + "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]},
+        timeout=10,
+    )
+    answer.raise_for_status()
+"""
+
+# Recorded with BOTH=1; the report run is without it.
+TESTS = """
+def test_summarize():
+    ask("summarize")
+    if BOTH:
+        ask("summarize more")
+
+
+@pytest.mark.skipif(not BOTH, reason="only with BOTH")
+def test_sometimes():
+    ask("sometimes")
+    if BOTH:
+        ask("sometimes more")
+
+
+def test_flaky():
+    ask("flaky")
+    if BOTH:
+        ask("flaky more")
+    assert BOTH, "fails without BOTH"
+
+
+def test_quiet():
+    pass
+"""
+
+OLD_TEST = """
+
+def test_old():
+    ask("old")
+"""
+
+CASSETTES = Path("cassettes/test_bot")
+
+
+@pytest.fixture
+def project(pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A suite recorded with BOTH=1, then test_old deleted and BOTH unset.
+
+    Also a module skipped at collection and one the conftest ignores, each
+    with a cassette: their tests still exist, so their cassettes must stay.
+    """
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest('collect_ignore = ["test_ignored.py"]\n')
+    pytester.makepyfile(test_bot=PROLOGUE + TESTS + OLD_TEST)
+    monkeypatch.setenv("BOTH", "1")
+    record = pytester.runpytest("-p", "no:cacheprovider", "--llm-record=rewrite")
+    record.assert_outcomes(passed=5)
+    monkeypatch.delenv("BOTH")
+    pytester.makepyfile(test_bot=PROLOGUE + TESTS)
+    pytester.makepyfile(
+        test_optional='import pytest\npytest.importorskip("no_such_module")\n\ndef test_x():\n    pass\n',
+        test_ignored="def test_y():\n    pass\n",
+    )
+    for module, name in [("test_optional", "test_x"), ("test_ignored", "test_y")]:
+        folder = pytester.path / "cassettes" / module
+        folder.mkdir(parents=True)
+        (folder / f"{name}.yaml").write_bytes(
+            (pytester.path / CASSETTES / "test_old.yaml").read_bytes()
+        )
+    an_hour_ago = time.time() - 3600
+    for path in (pytester.path / "cassettes").rglob("*.yaml"):
+        os.utime(path, (an_hour_ago, an_hour_ago))  # recorded well before the report's run
+    standin.reset()
+    return pytester.path
+
+
+def full_run(pytester: pytest.Pytester, *args: str, subprocess_run: bool = False) -> Path:
+    report = pytester.path / "report.json"
+    options = ["-p", "no:cacheprovider", "--llm-record=none", f"--llm-report={report}", *args]
+    if subprocess_run:
+        pytester.runpytest_subprocess(*options)
+    else:
+        pytester.runpytest(*options)
+    return report
+
+
+def llmbudget(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(LLMBUDGET), *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, "PYTHONUTF8": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted((root / "cassettes").rglob("*.yaml"))
+    }
+
+
+def interactions(path: Path) -> list[dict[str, Any]]:
+    loaded: list[dict[str, Any]] = load_cassette(path)["interactions"]
+    return loaded
+
+
+EXPECTED_PLAN = [
+    "Would delete 1 cassette that no collected test uses:",
+    "  cassettes/test_bot/test_old.yaml",
+    "Would remove 1 interaction that the run did not play, from 1 cassette:",
+    "  cassettes/test_bot/test_summarize.yaml: #2 (1 of 2 kept)",
+    "Left alone (3 cassettes):",
+    "  cassettes/test_ignored/test_y.yaml: its module was skipped or ignored at collection",
+    "  cassettes/test_optional/test_x.yaml: its module was skipped or ignored at collection",
+    "  cassettes/test_bot/test_flaky.yaml: a test using it did not pass "
+    "(test_bot.py::test_flaky: failed)",
+]
+
+
+def test_dry_run_lists_then_prune_removes_what_the_run_did_not_play(
+    pytester: pytest.Pytester, project: Path, standin: StandIn
+) -> None:
+    report = full_run(pytester)
+    jsonschema.validate(json.loads(report.read_text()), jsonreport.schema())
+    before = snapshot(project)
+
+    dry = llmbudget("prune", "--dry-run", "--report", report, cwd=project)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "From " + str(report) + ": a full run of 4 tests" in dry.stdout
+    lines = dry.stdout.splitlines()
+    assert lines[1 : 1 + len(EXPECTED_PLAN)] == EXPECTED_PLAN
+    assert lines[-1] == "Dry run: nothing was changed."
+    assert snapshot(project) == before
+
+    real = llmbudget("prune", "--report", report, cwd=project)
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert "Deleted 1 cassette that no collected test uses:" in real.stdout
+    assert "Removed 1 interaction that the run did not play, from 1 cassette:" in real.stdout
+    after = snapshot(project)
+    assert set(before) - set(after) == {f"{CASSETTES}/test_old.yaml"}
+    for name in ["test_flaky", "test_sometimes"]:
+        key = f"{CASSETTES}/{name}.yaml"
+        assert after[key] == before[key], f"{name}: its test failed or was skipped"
+    for key in ["cassettes/test_optional/test_x.yaml", "cassettes/test_ignored/test_y.yaml"]:
+        assert after[key] == before[key]
+    [kept] = interactions(project / CASSETTES / "test_summarize.yaml")
+    assert "summarize more" not in kept["request"]["body"]
+    assert "summarize" in kept["request"]["body"]
+
+    # The suite replays the trimmed cassette with no live call, and vcrpy still reads it.
+    replay = pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none", "-k", "summarize")
+    replay.assert_outcomes(passed=1, skipped=1, deselected=3)
+    assert standin.hits == 0
+    from vcr.serialize import deserialize
+    from vcr.serializers import yamlserializer
+
+    requests_, responses = deserialize(
+        (project / CASSETTES / "test_summarize.yaml").read_text(), yamlserializer
+    )
+    assert len(requests_) == len(responses) == 1
+
+    # The same report again: the trimmed cassette is no longer what the run saw.
+    again = llmbudget("prune", "--report", report, cwd=project)
+    assert again.returncode == 0
+    assert "cassettes/test_bot/test_summarize.yaml: it changed since the run (or is gone)" in (
+        again.stdout
+    )
+    assert snapshot(project) == after
+
+
+@pytest.mark.parametrize(
+    ("selection", "reason"),
+    [
+        (["-k", "summarize"], "3 tests deselected (-k, -m, --deselect, --lf or a plugin)"),
+        (["test_bot.py::test_summarize"], "tests chosen by node id: test_bot.py::test_summarize"),
+        (["test_bot.py"], "ran only test_bot.py, not all of the rootdir"),
+        (["-x"], "the run stopped early: stopping after 1 failures"),
+    ],
+    ids=["k", "nodeid", "path", "exitfirst"],
+)
+def test_a_partial_run_is_refused(
+    pytester: pytest.Pytester, project: Path, selection: list[str], reason: str
+) -> None:
+    report = full_run(pytester, *selection)
+    before = snapshot(project)
+    result = llmbudget("prune", "--report", report, cwd=project)
+    assert result.returncode == 2
+    assert "is the report of a partial run" in result.stderr
+    assert f"  - {reason}" in result.stderr
+    assert snapshot(project) == before
+
+
+def test_an_xdist_run_prunes_the_same(pytester: pytest.Pytester, project: Path) -> None:
+    report = full_run(pytester, "-n", "2", subprocess_run=True)
+    document = json.loads(report.read_text())
+    jsonschema.validate(document, jsonreport.schema())
+    run = document["run"]
+    assert run["xdist"] is True
+    assert run["partial"] is False, run["reasons"]
+    result = llmbudget("prune", "--dry-run", "--report", report, cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[1 : 1 + len(EXPECTED_PLAN)] == EXPECTED_PLAN
+
+
+def test_without_a_report_it_runs_the_suite_replay_only(
+    pytester: pytest.Pytester, project: Path, standin: StandIn
+) -> None:
+    before = snapshot(project)
+    result = llmbudget("prune", "--dry-run", "cassettes/test_bot", cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No --report given: running the whole suite replay-only" in result.stdout
+    assert "1 failed, 2 passed, 2 skipped" in result.stdout
+    assert "  cassettes/test_bot/test_old.yaml" in result.stdout
+    assert "test_optional" not in result.stdout, "DIR limits what is pruned"
+    assert standin.hits == 0
+    assert snapshot(project) == before
+
+
+def test_a_cassette_newer_than_the_run_stays(pytester: pytest.Pytester, project: Path) -> None:
+    report = full_run(pytester)
+    (project / CASSETTES / "test_new.yaml").write_bytes(
+        (project / CASSETTES / "test_old.yaml").read_bytes()
+    )
+    result = llmbudget("prune", "--report", report, cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert "  cassettes/test_bot/test_new.yaml: it changed after the run started" in result.stdout
+    assert (project / CASSETTES / "test_new.yaml").exists()
+    assert not (project / CASSETTES / "test_old.yaml").exists()
+
+
+def test_reports_that_cannot_tell_are_refused(pytester: pytest.Pytester, project: Path) -> None:
+    report = full_run(pytester)
+    merged = project / "merged.json"
+    assert llmbudget("merge", report, "-o", merged, cwd=project).returncode == 0
+    result = llmbudget("prune", "--report", merged, cwd=project)
+    assert result.returncode == 2
+    assert "does not say which cassettes the run used" in result.stderr
+    missing = llmbudget("prune", "--report", "nope.json", cwd=project)
+    assert missing.returncode == 2
+    assert "nope.json: no such file" in missing.stderr
+    outside = llmbudget("prune", "--report", report, "/", cwd=project)
+    assert outside.returncode == 2
+    assert "is outside the rootdir" in outside.stderr
+
+
+@pytest.mark.parametrize(
+    ("conftest", "body", "reason"),
+    [
+        (
+            "def pytest_collection_modifyitems(items):\n    del items[0]\n",
+            "def test_a():\n    pass\n\ndef test_b():\n    pass\n",
+            "1 collected test dropped by a plugin or conftest.py without being reported as deselected",
+        ),
+        (
+            "",
+            "def test_a():\n    raise KeyboardInterrupt\n\ndef test_b():\n    pass\n",
+            "the run was interrupted (KeyboardInterrupt)",
+        ),
+    ],
+    ids=["dropped", "interrupted"],
+)
+def test_the_report_says_why_a_run_was_partial(
+    pytester: pytest.Pytester, conftest: str, body: str, reason: str
+) -> None:
+    pytester.makeini("[pytest]\n")
+    pytester.makeconftest(conftest)
+    pytester.makepyfile(test_it=body)
+    pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llm-report=report.json")
+    run = json.loads((pytester.path / "report.json").read_text())["run"]
+    assert run["partial"] is True
+    assert reason in run["reasons"]
+
+
+def test_the_cassette_dir_is_pruned_too(pytester: pytest.Pytester, standin: StandIn) -> None:
+    pytester.makeini("[pytest]\naddopts = --llm-cassette-dir=recordings\n")
+    pytester.makepyfile(test_bot=PROLOGUE + "\ndef test_kept():\n    ask('kept')\n" + OLD_TEST)
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=rewrite").assert_outcomes(passed=2)
+    pytester.makepyfile(test_bot=PROLOGUE + "\ndef test_kept():\n    ask('kept')\n")
+    old = pytester.path / "recordings" / "test_bot" / "test_old.yaml"
+    os.utime(old, (time.time() - 3600, time.time() - 3600))
+    report = full_run(pytester)
+    result = llmbudget("prune", "--report", report, cwd=pytester.path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "  recordings/test_bot/test_old.yaml" in result.stdout
+    assert not old.exists()
+    assert (pytester.path / "recordings" / "test_bot" / "test_kept.yaml").exists()

@@ -1,0 +1,225 @@
+"""pytest-xdist: ``-n 2`` is one run, with the totals, reports and limits of a serial run."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import load_cassette, write_test
+from standin import StandIn
+
+FLAT_PRICE = "def pytest_llmbudget_price(record):\n    return 0.2\n"
+
+SUITE = """
+import openai
+import pytest
+
+def ask(text):
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    return client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+
+@pytest.mark.parametrize("topic", ["tea", "maps", "owls", "rain", "jazz"])
+def test_asks(topic):
+    ask(f"tell me about {topic}")
+    ask(f"and more about {topic}")
+
+def test_no_call():
+    assert "no call" in "a test with no call"
+
+@pytest.mark.llm_budget(calls=2)
+def test_polls():
+    for i in range(5):
+        ask(f"poll {i}")
+
+def test_embeds():
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    client.embeddings.create(model="text-embedding-3-small", input="four words of text")
+"""
+
+# Fields that differ between any two runs, serial or not.
+VOLATILE = {"duration_s", "recorded_at"}
+
+
+def _run(pytester: pytest.Pytester, name: str, *args: str, workers: bool) -> Any:
+    """One run in a subprocess (xdist starts fresh processes anyway); its reports by name."""
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("GITHUB_ACTIONS", "true")
+        env.setenv("GITHUB_OUTPUT", str(pytester.path / f"{name}.out"))
+        env.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / f"{name}.md"))
+        spread = ["-n", "2"] if workers else ["-p", "no:xdist"]
+        return pytester.runpytest_subprocess(
+            *spread,
+            "-p",
+            "no:cacheprovider",
+            f"--llm-report={name}.json",
+            f"--junitxml={name}.xml",
+            f"--llm-junit={name}-budget.xml",
+            "--llm-max-cost=100",
+            *args,
+        )
+
+
+def _report(pytester: pytest.Pytester, name: str) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((pytester.path / f"{name}.json").read_text())
+    for test in document["tests"]:
+        for record in test["records"]:
+            for field in VOLATILE:
+                record.pop(field, None)
+    return {
+        key: document[key]
+        for key in ("totals", "models", "tests", "violations", "quota_errors", "unknown_models")
+    }
+
+
+def _junit(path: Path) -> dict[str, tuple[dict[str, str], bool]]:
+    root = ET.parse(path).getroot()
+    return {
+        case.attrib["name"]: (
+            {p.attrib["name"]: p.attrib["value"] for p in case.iter("property")},
+            case.find("failure") is not None,
+        )
+        for case in root.iter("testcase")
+    }
+
+
+def _same_run(pytester: pytest.Pytester, serial: str, xdist: str, *, summaries: bool) -> None:
+    assert _report(pytester, xdist) == _report(pytester, serial)
+    assert _junit(pytester.path / f"{xdist}.xml") == _junit(pytester.path / f"{serial}.xml")
+    budget_checks = _junit(pytester.path / f"{xdist}-budget.xml")
+    assert budget_checks == _junit(pytester.path / f"{serial}-budget.xml")
+    out = (pytester.path / f"{xdist}.out").read_text()
+    assert out == (pytester.path / f"{serial}.out").read_text()
+    if summaries:  # live runs list their slowest calls, which differ from run to run
+        summary = (pytester.path / f"{xdist}.md").read_text()
+        assert summary == (pytester.path / f"{serial}.md").read_text()
+
+
+def test_xdist_reports_what_a_serial_run_reports(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    pytester.makeconftest(FLAT_PRICE)
+    write_test(pytester, "test_bot", SUITE)
+    cassettes = pytester.path / "cassettes"
+
+    serial = _run(pytester, "serial-live", workers=False)
+    serial.assert_outcomes(passed=7, failed=1)
+    serial_hits = standin.hits
+    shutil.rmtree(cassettes)
+    standin.reset()
+    xdist = _run(pytester, "xdist-live", workers=True)
+    xdist.assert_outcomes(passed=7, failed=1)
+    assert standin.hits == serial_hits == 13
+    _same_run(pytester, "serial-live", "xdist-live", summaries=False)
+    live = _report(pytester, "xdist-live")
+    assert live["totals"]["calls"] == live["totals"]["live_calls"] == 13
+    assert [v["kind"] for v in live["violations"]] == ["test_max_calls"]
+    assert "test_polls" in live["violations"][0]["nodeid"]
+
+    standin.reset()
+    _run(pytester, "serial-replay", "--llm-record=none", workers=False)
+    _run(pytester, "xdist-replay", "--llm-record=none", workers=True)
+    assert standin.hits == 0
+    _same_run(pytester, "serial-replay", "xdist-replay", summaries=True)
+    replay = _report(pytester, "xdist-replay")
+    assert replay["totals"]["live_calls"] == 0
+    assert replay["totals"]["cost_usd"] == live["totals"]["cost_usd"]
+
+
+def test_max_calls_holds_exactly_across_workers(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    write_test(pytester, "test_bot", SUITE)
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "-p", "no:cacheprovider", "--llm-max-calls=5", "--llm-report=report.json"
+    )
+    assert result.ret == 1
+    assert standin.hits == 5, "the workers share one count; none is sent past it"
+    document = json.loads((pytester.path / "report.json").read_text())
+    assert document["totals"]["live_calls"] == 5
+    kinds = [v["kind"] for v in document["violations"]]
+    assert kinds.count("max_calls") == 1, "a run-wide limit is reported once, not per worker"
+    result.stdout.fnmatch_lines(["*--llm-max-calls is 5: the call was not sent*"])
+
+
+def test_budget_overshoots_by_at_most_one_call_per_worker(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    pytester.makeconftest(FLAT_PRICE)
+    write_test(pytester, "test_bot", SUITE)
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "-p", "no:cacheprovider", "--llm-budget=0.5", "--llm-report=report.json"
+    )
+    assert result.ret == 1
+    # Serially, the third call ($0.40 spent, under $0.50) is the last one let through;
+    # the other worker may have one call in flight when that happens.
+    assert 3 <= standin.hits <= 4
+    document = json.loads((pytester.path / "report.json").read_text())
+    assert document["totals"]["live_calls"] == standin.hits
+    assert document["totals"]["spend_usd"] == pytest.approx(0.2 * standin.hits)
+    assert [v["kind"] for v in document["violations"]].count("budget") == 1
+
+
+SHARED = """
+import time
+
+import openai
+import pytest
+
+@pytest.mark.llm_cassette("shared")
+@pytest.mark.parametrize("n", range(6))
+def test_shares_a_cassette(n):
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": f"question {n}"}])
+    time.sleep(0.2)  # keep the cassette open while the other worker wants it
+"""
+
+
+def test_two_workers_never_write_one_cassette_at_once(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    write_test(pytester, "test_shared", SHARED)
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=6)
+    (cassette,) = (pytester.path / "cassettes").rglob("shared.yaml")
+    interactions = load_cassette(cassette)["interactions"]
+    asked = sorted(json.loads(i["request"]["body"])["messages"][0]["content"] for i in interactions)
+    assert asked == [f"question {n}" for n in range(6)], "no worker's recording was lost"
+    standin.reset()
+    replay = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider", "--llm-record=none")
+    replay.assert_outcomes(passed=6)
+    assert standin.hits == 0
+
+
+def test_runs_where_xdist_is_not_installed(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No import of xdist anywhere: a sitecustomize makes it unimportable, as if absent."""
+    blocker = pytester.mkdir("no_xdist")
+    (blocker / "sitecustomize.py").write_text(
+        "import sys\nsys.modules['xdist'] = None  # `import xdist` raises ImportError\n"
+    )
+    pytester.makeconftest(
+        FLAT_PRICE
+        + "\ndef pytest_sessionfinish(session):\n"
+        + "    import sys\n"
+        + "    assert sys.modules.get('xdist') is None\n"
+    )
+    write_test(pytester, "test_bot", SUITE)
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join([str(blocker), os.environ.get("PYTHONPATH", "")])
+    )
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    result = pytester.runpytest_subprocess(
+        "-p", "pytest_llmbudget.plugin", "--llm-max-calls=4", "--llm-report=report.json"
+    )
+    assert result.ret == 1
+    assert standin.hits == 4
+    document = json.loads((pytester.path / "report.json").read_text())
+    assert document["totals"]["live_calls"] == 4
