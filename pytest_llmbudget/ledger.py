@@ -43,6 +43,20 @@ def _utc(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def open_for_writing(path: Path, extra_schema: str = "", timeout: float = 30) -> sqlite3.Connection:
+    """A WAL connection in autocommit mode that waits its turn behind other writers."""
+    import sqlite3
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    connection = sqlite3.connect(
+        path, timeout=timeout, check_same_thread=False, isolation_level=None
+    )
+    connection.execute("PRAGMA journal_mode=WAL")
+    connection.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+    connection.executescript(SCHEMA + extra_schema)
+    return connection
+
+
 class Ledger:
     """Opened on first use: a run with no live call never touches the file."""
 
@@ -56,16 +70,7 @@ class Ledger:
     def _db(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
             if self._connection is None:
-                import sqlite3
-
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                connection = sqlite3.connect(
-                    self.path, timeout=30, check_same_thread=False, isolation_level=None
-                )
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.execute("PRAGMA busy_timeout=30000")
-                connection.executescript(SCHEMA)
-                self._connection = connection
+                self._connection = open_for_writing(self.path)
             yield self._connection
 
     def add(self, record: CallRecord, when: dt.datetime | None = None) -> None:

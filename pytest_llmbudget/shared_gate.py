@@ -26,7 +26,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_llmbudget.ledger import SCHEMA as LEDGER_SCHEMA
+from pytest_llmbudget.ledger import open_for_writing
 
 if TYPE_CHECKING:
     import sqlite3
@@ -58,15 +58,7 @@ class SharedAdmissions:
 
     def _db(self) -> sqlite3.Connection:
         if self._connection is None:
-            import sqlite3
-
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            connection = sqlite3.connect(
-                self.path, timeout=60, check_same_thread=False, isolation_level=None
-            )
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute("PRAGMA busy_timeout=60000")
-            connection.executescript(LEDGER_SCHEMA + SCHEMA)
+            connection = open_for_writing(self.path, SCHEMA, timeout=60)
             cutoff = (dt.datetime.now(dt.UTC) - KEEP).isoformat()
             connection.execute("DELETE FROM admissions WHERE ts < ?", (cutoff,))
             self._connection = connection

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import write_test
+from helpers import FLAT_PRICE, write_test
 from standin import StandIn
 
 from pytest_llmbudget import LLMBudgetExceeded, LLMCallLimitExceeded
@@ -19,7 +19,6 @@ from pytest_llmbudget.ledger import Ledger
 from pytest_llmbudget.records import CallRecord
 
 # Every chat call costs exactly $0.20 here, whatever its tokens.
-FLAT_PRICE = "def pytest_llmbudget_price(record):\n    return 0.2\n"
 
 ASK = """
 import openai

@@ -9,14 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import write_test
+from helpers import FLAT_PRICE, chat_record, write_test
 from standin import StandIn
 
 from pytest_llmbudget.records import CallRecord
 from pytest_llmbudget.report import github, markdown
 from pytest_llmbudget.summary import RunSummary, build
-
-FLAT_PRICE = "def pytest_llmbudget_price(record):\n    return 0.2\n"
 
 SUITE = """
 import openai
@@ -271,25 +269,6 @@ def test_workflow_commands_are_escaped() -> None:
     assert line == "::error file=t/x%2Cy.py,line=3,title=LLM budget::spent $1: 100%25%0Astop"
 
 
-def _record(nodeid: str, cost: str, *, live: bool = True) -> CallRecord:
-    return CallRecord(
-        nodeid=nodeid,
-        provider="openai",
-        api="chat",
-        host="api.openai.com",
-        endpoint="/v1/chat/completions",
-        method="POST",
-        url="https://api.openai.com/v1/chat/completions",
-        live=live,
-        status=200,
-        duration_s=0.1,
-        recorded_at=None,
-        cassette=None,
-        model="gpt-4o-mini",
-        cost_usd=Decimal(cost),
-    )
-
-
 def _summary(records: list[CallRecord], violations: list[dict[str, Any]]) -> RunSummary:
     return build(
         records,
@@ -314,7 +293,7 @@ def test_only_the_worst_violations_are_annotated(tmp_path: Path) -> None:
     violations.append(
         {"kind": "budget", "nodeid": None, "limit": 0.5, "actual": 0.6, "message": "run over"}
     )
-    summary = _summary([_record("t.py::test_0", "0.1")], violations)
+    summary = _summary([chat_record("t.py::test_0", "0.1")], violations)
     locations = {f"t.py::test_{i}": ("t.py", 10 * i) for i in range(24)}
     lines = github.workflow_commands(summary, locations, rootdir=tmp_path, environ={})
     assert len(lines) == 10
@@ -325,7 +304,9 @@ def test_only_the_worst_violations_are_annotated(tmp_path: Path) -> None:
 
 
 def test_markdown_summary_stays_under_githubs_limit_for_any_suite_size() -> None:
-    records = [_record(f"tests/test_many.py::test_case[{i}-|<b>]", "0.0001") for i in range(60_000)]
+    records = [
+        chat_record(f"tests/test_many.py::test_case[{i}-|<b>]", "0.0001") for i in range(60_000)
+    ]
     text = markdown.render(_summary(records, []))
     assert len(text.encode()) <= markdown.MAX_BYTES < 1024 * 1024
     assert text.startswith("## LLM budget\n")

@@ -10,14 +10,12 @@ from typing import Any
 
 import jsonschema
 import pytest
-from helpers import write_test
+from helpers import FLAT_PRICE, write_test
 from standin import StandIn
 
 from pytest_llmbudget.cli import main
 from pytest_llmbudget.report import jsonreport
 from pytest_llmbudget.summary import to_json
-
-FLAT_PRICE = "def pytest_llmbudget_price(record):\n    return 0.2\n"
 
 SUITE = """
 import openai

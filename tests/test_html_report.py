@@ -17,7 +17,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from helpers import write_test
+from helpers import chat_record, write_test
 from standin import StandIn
 
 from pytest_llmbudget.ledger import Ledger
@@ -157,22 +157,8 @@ def run_page(pytester: pytest.Pytester, standin: StandIn) -> tuple[Path, Path]:
 
 
 def _record(nodeid: str, cost: str, *, live: bool = True, model: str = "gpt-4o-mini") -> CallRecord:
-    return CallRecord(
-        nodeid=nodeid,
-        provider="openai",
-        api="chat",
-        host="api.openai.com",
-        endpoint="/v1/chat/completions",
-        method="POST",
-        url="https://api.openai.com/v1/chat/completions",
-        live=live,
-        status=200,
-        duration_s=0.2,
-        recorded_at=None,
-        cassette=None,
-        model=model,
-        usage=Usage(input_tokens=1200, output_tokens=300),
-        cost_usd=Decimal(cost),
+    return chat_record(
+        nodeid, cost, live=live, model=model, usage=Usage(input_tokens=1200, output_tokens=300)
     )
 
 

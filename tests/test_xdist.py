@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import load_cassette, write_test
+from helpers import FLAT_PRICE, load_cassette, write_test
 from standin import StandIn
-
-FLAT_PRICE = "def pytest_llmbudget_price(record):\n    return 0.2\n"
 
 SUITE = """
 import openai
