@@ -26,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-PORT = int(os.environ.get("LLMBUDGET_DEMO_PORT", "8977"))
-OUT = Path(os.environ.get("LLMBUDGET_DEMO_OUT", ROOT / "demo-out"))
+# The example clients' default URL: the committed cassettes were recorded there.
+DEFAULT_PORT = 8977
+PORT = int(os.environ.get("LLMBUDGET_DEMO_PORT", str(DEFAULT_PORT)))
+OUT = Path(os.environ.get("LLMBUDGET_DEMO_OUT", ROOT / "demo-out")).resolve()
+MARKER = ".llmbudget-demo"  # what makes OUT ours to empty
 BOLD, RESET = ("\033[1m", "\033[0m") if sys.stdout.isatty() else ("", "")
 
 
@@ -76,9 +79,18 @@ def _money(value: float) -> str:
     return f"${value:.6f}".rstrip("0").rstrip(".") if value else "$0"
 
 
+def _fresh_output_folder() -> None:
+    """Empty OUT for this run, but only a folder an earlier demo made: never someone's files."""
+    if OUT.exists() and any(OUT.iterdir()):
+        if not (OUT / MARKER).exists():
+            raise SystemExit(f"{OUT} is not empty and not a demo folder: choose another one")
+        shutil.rmtree(OUT)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / MARKER).write_text("written by examples/demo.py; deleted by its next run\n")
+
+
 def main() -> int:
-    shutil.rmtree(OUT, ignore_errors=True)
-    OUT.mkdir()
+    _fresh_output_folder()
     html = OUT / "report.html"
     standin = standin_class()(port=PORT)
     with standin:

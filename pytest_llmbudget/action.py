@@ -28,21 +28,29 @@ LIMITS: dict[str, tuple[str, str]] = {
 }
 PYTEST_ARGS = "LLMBUDGET_PYTEST_ARGS"
 REPORT = "LLMBUDGET_REPORT"
+INSTALL = "LLMBUDGET_INSTALL"
 USAGE = 2
+# Set when pytest ended before the plugin could write the step outputs.
+ERROR_OUTPUT = "llm-error"
 
 
 class InputError(ValueError):
-    """An action input that cannot be turned into a pytest command line."""
+    """An action input that cannot be turned into a command line."""
+
+
+def _split(name: str, raw: str) -> list[str]:
+    try:
+        return shlex.split(raw)
+    except ValueError as error:
+        raise InputError(f"input {name} {raw!r} cannot be split: {error}") from None
 
 
 def pytest_command(environ: Mapping[str, str], python: str = sys.executable) -> list[str]:
-    """The pytest command line the action's inputs ask for."""
-    raw = environ.get(PYTEST_ARGS, "")
-    try:
-        args = shlex.split(raw)
-    except ValueError as error:
-        raise InputError(f"input pytest-args {raw!r} cannot be split: {error}") from None
-    command = [python, "-m", "pytest", *args]
+    """The pytest command line the action's inputs ask for.
+
+    Our options come first: after a ``--`` in pytest-args they would be paths.
+    """
+    command = [python, "-m", "pytest"]
     for _name, (variable, option) in LIMITS.items():
         value = environ.get(variable, "").strip()
         if value:
@@ -50,20 +58,66 @@ def pytest_command(environ: Mapping[str, str], python: str = sys.executable) -> 
     report = environ.get(REPORT, "").strip()
     if report:
         command.append(f"--llm-report={report}")
-    return command
+    return command + _split("pytest-args", environ.get(PYTEST_ARGS, ""))
+
+
+def install_command(environ: Mapping[str, str], python: str = sys.executable) -> list[str] | None:
+    """``pip install`` of the install input (words across lines, quotes honoured), or None."""
+    words = _split("install", environ.get(INSTALL, ""))
+    if not words:
+        return None
+    return [python, "-m", "pip", "install", "--disable-pip-version-check", *words]
+
+
+def _outputs_written(environ: Mapping[str, str], since: int) -> bool:
+    path = environ.get("GITHUB_OUTPUT")
+    if not path:
+        return True
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(since)
+            return b"llm-calls=" in stream.read()
+    except OSError:
+        return False
+
+
+def _output_size(environ: Mapping[str, str]) -> int:
+    path = environ.get("GITHUB_OUTPUT")
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
+
+
+def _say_error(message: str) -> None:
+    from pytest_llmbudget.report.github import command as workflow_command
+
+    print(workflow_command("error", message), flush=True)
 
 
 def main(argv: Sequence[str] | None = None, environ: Mapping[str, str] = os.environ) -> int:
-    del argv  # everything comes from the environment, as the action sets it
+    """``install`` runs the install input; no argument runs pytest."""
+    args = list(sys.argv[1:] if argv is None else argv)
     try:
-        command = pytest_command(environ)
+        if args == ["install"]:
+            command = install_command(environ)
+            if command is None:
+                return 0
+        else:
+            command = pytest_command(environ)
     except InputError as error:
-        from pytest_llmbudget.report.github import command as workflow_command
-
-        print(workflow_command("error", str(error)), flush=True)
+        _say_error(str(error))
         return USAGE
     print("+ " + shlex.join(command), flush=True)
-    return subprocess.run(command, check=False).returncode
+    before = _output_size(environ)
+    status = subprocess.run(command, check=False).returncode
+    if args != ["install"] and not _outputs_written(environ, before):
+        # pytest stopped before the plugin reported (a usage error, a broken
+        # conftest): say so in an output, so later steps do not read blanks as zero.
+        message = f"pytest exited with status {status} before the LLM budget report"
+        with open(environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as stream:
+            stream.write(f"{ERROR_OUTPUT}={message}\n")
+    return status
 
 
 if __name__ == "__main__":

@@ -94,12 +94,18 @@ class RunGate:
         __tracebackhide__ = True
         with self._lock:
             if self._shared is not None:
-                self._shared.admit(nodeid, lambda calls, spend: self._check(nodeid, calls, spend))
+                self._shared.admit(
+                    nodeid,
+                    lambda calls, spend, others: self._check(nodeid, calls, spend, others),
+                    daily=self.limits.daily_budget_usd is not None,
+                )
             else:
                 self._check(nodeid, self._live_calls, self._spend)
             self._live_calls += 1
 
-    def _check(self, nodeid: str, live_calls: int, spend: Decimal) -> None:
+    def _check(
+        self, nodeid: str, live_calls: int, spend: Decimal, others_today: Decimal | None = None
+    ) -> None:
         """Refuse a call when the run's live calls or spend so far leave no room for it."""
         __tracebackhide__ = True
         limits = self.limits
@@ -121,8 +127,12 @@ class RunGate:
                 live_calls,
                 nodeid,
             )
-        if limits.daily_budget_usd is not None and self._spent_today is not None:
-            today = self._spent_today() + spend
+        if limits.daily_budget_usd is not None and (
+            others_today is not None or self._spent_today is not None
+        ):
+            if others_today is None and self._spent_today is not None:
+                others_today = self._spent_today()
+            today = (others_today or Decimal(0)) + spend
             if today >= limits.daily_budget_usd:
                 self._refuse(
                     "daily_budget",

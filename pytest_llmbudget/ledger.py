@@ -39,7 +39,7 @@ CREATE INDEX IF NOT EXISTS calls_ts ON calls (ts);
 """
 
 
-def _utc(moment: dt.datetime) -> str:
+def utc_stamp(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
@@ -80,7 +80,7 @@ class Ledger:
                 "INSERT INTO calls (ts, run_id, nodeid, provider, model, endpoint, status,"
                 " input_tokens, output_tokens, cost_usd) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
-                    _utc(moment),
+                    utc_stamp(moment),
                     self.run_id,
                     record.nodeid,
                     record.provider,
@@ -98,7 +98,7 @@ class Ledger:
         with self._db() as db:
             rows = db.execute(
                 "SELECT cost_usd FROM calls WHERE ts >= ? AND (? = 0 OR run_id != ?)",
-                (_utc(since), int(exclude_run), self.run_id),
+                (utc_stamp(since), int(exclude_run), self.run_id),
             ).fetchall()
         return sum((Decimal(row[0]) for row in rows), Decimal(0))
 
@@ -112,7 +112,7 @@ class Ledger:
             rows = db.execute(
                 "SELECT substr(ts, 1, 10), provider, COALESCE(model, '(unknown)'), cost_usd"
                 " FROM calls WHERE ts >= ?",
-                (_utc(since),),
+                (utc_stamp(since),),
             ).fetchall()
         grouped: dict[tuple[str, str, str], tuple[int, Decimal]] = {}
         for day, provider, model, cost in rows:

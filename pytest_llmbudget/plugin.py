@@ -49,8 +49,9 @@ class RunState:
     summary: RunSummary | None = None
     shared: SharedAdmissions | None = None  # the run-wide gate of an xdist worker
     collection_order: list[str] = field(default_factory=list)  # xdist controller only
-    workers_done: int = 0
+    workers_done: set[str] = field(default_factory=set)
     workers_lost: list[str] = field(default_factory=list)
+    worker_counters: list[str] = field(default_factory=list)
 
     def add(self, record: CallRecord) -> None:
         from pytest_llmbudget.accounting import account
@@ -85,22 +86,37 @@ class RunState:
             self.collection_order = list(ids)
 
     @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Every worker of this run shares its run id: the ledger's admissions are per run.
+
+        Not xdist's ``testrunuid``: users pin that (``--testrunuid``) across runs.
+        """
+        node.workerinput[RUN_ID_KEY] = self.ledger.run_id
+
+    @pytest.hookimpl(optionalhook=True)
     def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """A worker is done: its calls and violations join the run's."""
+        """A worker is done: its calls and violations join the run's (once: xdist may say twice)."""
         from pytest_llmbudget import workers
 
+        name = str(getattr(getattr(node, "gateway", None), "id", id(node)))
         payload = getattr(node, "workeroutput", {}).get(workers.KEY)
-        if payload is None:  # the worker crashed before it could say
-            self.workers_lost.append(str(getattr(node, "gateway", node).id))
-            return
-        records, violations = workers.load(payload)
         with self.lock:
-            self.records.extend(records)
-            self.violations.extend(violations)
-            self.workers_done += 1
+            if name in self.workers_done or name in self.workers_lost:
+                return
+            if payload is None:  # the worker crashed before it could say
+                self.workers_lost.append(name)
+                return
+            self.workers_done.add(name)
+        result = workers.load(payload)
+        with self.lock:
+            self.records.extend(result.records)
+            self.violations.extend(result.violations)
+            if result.token_counter:
+                self.worker_counters.append(result.token_counter)
 
 
 RUN = pytest.StashKey[RunState]()
+RUN_ID_KEY = "llmbudget_run_id"
 RECORDER = pytest.StashKey[TestRecorder]()
 
 
@@ -186,11 +202,10 @@ def _is_worker(config: pytest.Config) -> bool:
 
 
 def _run_id(config: pytest.Config) -> str:
-    import os
     import uuid
 
-    worker = getattr(config, "workerinput", {}).get("testrunuid")
-    return str(worker or os.environ.get("PYTEST_XDIST_TESTRUNUID") or uuid.uuid4().hex)
+    given = getattr(config, "workerinput", {}).get(RUN_ID_KEY)
+    return str(given or uuid.uuid4().hex)
 
 
 def _warner(config: pytest.Config) -> Any:
@@ -391,13 +406,27 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
     run = session.config.stash.get(RUN, None)
     try:
         result = yield
-    except (pytest.Session.Failed, pytest.Session.Interrupted, KeyboardInterrupt):
-        if run is not None:  # -x, --maxfail, Ctrl-C: still report, as a partial run
+    except (
+        pytest.Session.Failed,
+        pytest.Session.Interrupted,
+        KeyboardInterrupt,
+        pytest.exit.Exception,
+    ):
+        if run is not None:  # -x, --maxfail, Ctrl-C, pytest.exit(): still report, as a partial run
             _finish(run, session)
         raise
     if run is not None:
         _finish(run, session)
     return result
+
+
+def _token_counter(records: list[CallRecord]) -> str:
+    """How estimated tokens were counted, for the summary; empty when nothing was estimated."""
+    if not any(record.estimated for record in records):
+        return ""
+    from pytest_llmbudget.tokens import encoding_status
+
+    return encoding_status()
 
 
 def _finish(run: RunState, session: pytest.Session) -> None:
@@ -407,7 +436,8 @@ def _finish(run: RunState, session: pytest.Session) -> None:
         from pytest_llmbudget import workers
 
         found = [*run.gate.violations, *run.violations]
-        session.config.workeroutput[workers.KEY] = workers.dump(run.records, found)  # type: ignore[attr-defined]
+        payload = workers.dump(run.records, found, _token_counter(run.records))
+        session.config.workeroutput[workers.KEY] = payload  # type: ignore[attr-defined]
         return
     if run.workers_done or run.workers_lost:
         from pytest_llmbudget import workers
@@ -415,12 +445,10 @@ def _finish(run: RunState, session: pytest.Session) -> None:
         run.records[:] = workers.in_collection_order(run.records, run.collection_order)
         run.violations[:] = workers.merge_violations(run.violations, run.collection_order)
 
-    if run.records:
-        from pytest_llmbudget.tokens import encoding_status
-
-        counter = encoding_status() if any(r.estimated for r in run.records) else ""
+    if run.workers_done:
+        counter = ", ".join(dict.fromkeys(run.worker_counters))
     else:
-        counter = ""
+        counter = _token_counter(run.records)
     run.summary = summaries.build(
         run.records,
         outcomes=run.outcomes,

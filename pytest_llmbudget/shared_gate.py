@@ -3,7 +3,8 @@
 Each worker is its own process with its own in-memory gate, so ``-n 8
 --llm-max-calls=10`` would allow 80 calls and ``--llm-budget`` eight
 budgets. The workers of one run already share the ledger file (same rootdir,
-same options) and one run id (xdist's ``testrunuid``), so the ledger is
+same options) and one run id (the controller hands its own to every worker:
+not xdist's ``testrunuid``, which users pin across runs), so the ledger is
 where they meet: every live call is admitted inside one ``BEGIN IMMEDIATE``
 transaction that counts the run's admissions and sums the spend the run's
 finished calls wrote to the ledger, lets the gate decide, and writes the
@@ -21,12 +22,12 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pytest_llmbudget.ledger import open_for_writing
+from pytest_llmbudget.ledger import open_for_writing, utc_stamp
 
 if TYPE_CHECKING:
     import sqlite3
@@ -43,8 +44,13 @@ CREATE INDEX IF NOT EXISTS calls_run ON calls (run_id);
 # Admissions only matter while their run lasts; older ones are dropped on open.
 KEEP = dt.timedelta(days=2)
 
-# Decides on one call from the run's admissions and spend so far; raises to refuse.
-Check = Callable[[int, Decimal], None]
+# Decides on one call from the run's admissions and spend so far (and the other
+# runs' spend of the last 24 hours, when asked for); raises to refuse.
+Check = Callable[[int, Decimal, Decimal | None], None]
+
+
+def _total(rows: Iterable[tuple[str]]) -> Decimal:
+    return sum((Decimal(cost) for (cost,) in rows), Decimal(0))
 
 
 class SharedAdmissions:
@@ -64,8 +70,13 @@ class SharedAdmissions:
             self._connection = connection
         return self._connection
 
-    def admit(self, nodeid: str, check: Check) -> None:
-        """Admit one live call if ``check`` accepts the run's state; atomic across processes."""
+    def admit(self, nodeid: str, check: Check, *, daily: bool = False) -> None:
+        """Admit one live call if ``check`` accepts the run's state; atomic across processes.
+
+        With ``daily``, the other runs' spend of the last 24 hours is read in the
+        same transaction: reading it through the ledger's own connection while
+        this one holds the write lock would wait for a writer that waits for us.
+        """
         __tracebackhide__ = True
         with self._lock:
             db = self._db()
@@ -74,19 +85,28 @@ class SharedAdmissions:
                 (calls,) = db.execute(
                     "SELECT COUNT(*) FROM admissions WHERE run_id = ?", (self.run_id,)
                 ).fetchone()
-                costs = db.execute(
-                    "SELECT cost_usd FROM calls WHERE run_id = ?", (self.run_id,)
-                ).fetchall()
-                spend = sum((Decimal(cost) for (cost,) in costs), Decimal(0))
-                check(int(calls), spend)
+                spend = _total(
+                    db.execute("SELECT cost_usd FROM calls WHERE run_id = ?", (self.run_id,))
+                )
+                others = None
+                if daily:
+                    since = utc_stamp(dt.datetime.now(dt.UTC) - dt.timedelta(hours=24))
+                    others = _total(
+                        db.execute(
+                            "SELECT cost_usd FROM calls WHERE ts >= ? AND run_id != ?",
+                            (since, self.run_id),
+                        )
+                    )
+                check(int(calls), spend, others)
                 db.execute(
                     "INSERT INTO admissions (run_id, ts, nodeid) VALUES (?, ?, ?)",
                     (self.run_id, dt.datetime.now(dt.UTC).isoformat(), nodeid),
                 )
+                db.execute("COMMIT")
             except BaseException:
-                db.execute("ROLLBACK")
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
                 raise
-            db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:

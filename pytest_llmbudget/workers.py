@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pytest_llmbudget.records import CallRecord
@@ -23,7 +24,18 @@ KEY = "llmbudget"
 RUN_WIDE = frozenset({"budget", "max_calls", "daily_budget"})
 
 
-def dump(records: Iterable[CallRecord], violations: Iterable[Mapping[str, Any]]) -> str:
+@dataclass(frozen=True, slots=True)
+class WorkerResult:
+    """What one worker hands over: its calls, its violations, how it counted tokens."""
+
+    records: list[CallRecord]
+    violations: list[dict[str, Any]]
+    token_counter: str
+
+
+def dump(
+    records: Iterable[CallRecord], violations: Iterable[Mapping[str, Any]], token_counter: str
+) -> str:
     from pytest_llmbudget.summary import record_json
 
     return json.dumps(
@@ -40,11 +52,12 @@ def dump(records: Iterable[CallRecord], violations: Iterable[Mapping[str, Any]])
                 for record in records
             ],
             "violations": list(violations),
+            "token_counter": token_counter,
         }
     )
 
 
-def load(payload: str) -> tuple[list[CallRecord], list[dict[str, Any]]]:
+def load(payload: str) -> WorkerResult:
     from pytest_llmbudget.report.jsonreport import record_from_json
 
     document = json.loads(payload)
@@ -53,7 +66,9 @@ def load(payload: str) -> tuple[list[CallRecord], list[dict[str, Any]]]:
         record = record_from_json(raw, raw["nodeid"], raw.get("cassette"))
         record.url = str(raw.get("url", ""))
         records.append(record)
-    return records, list(document["violations"])
+    return WorkerResult(
+        records, list(document["violations"]), str(document.get("token_counter", ""))
+    )
 
 
 def in_collection_order(records: list[CallRecord], order: Sequence[str]) -> list[CallRecord]:
@@ -64,11 +79,20 @@ def in_collection_order(records: list[CallRecord], order: Sequence[str]) -> list
 
 
 def merge_violations(found: Iterable[dict[str, Any]], order: Sequence[str]) -> list[dict[str, Any]]:
-    """Every worker's violations, run-wide ones once, in collection order of their tests."""
+    """Every worker's violations as a serial run lists them.
+
+    Run-wide ones first and once (a serial run's gate reports them before
+    the tests' own), then the tests' in collection order.
+    """
     position = {nodeid: index for index, nodeid in enumerate(order)}
     merged: list[dict[str, Any]] = []
     seen: set[str] = set()
-    ranked = sorted(found, key=lambda v: position.get(v.get("nodeid") or "", len(position)))
+
+    def rank(entry: Mapping[str, Any]) -> tuple[bool, int]:
+        where = position.get(entry.get("nodeid") or "", len(position))
+        return (str(entry.get("kind")) not in RUN_WIDE, where)
+
+    ranked = sorted(found, key=rank)
     for entry in ranked:
         kind = str(entry.get("kind"))
         if kind in RUN_WIDE:

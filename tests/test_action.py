@@ -106,7 +106,8 @@ def test_action_declares_the_spec_inputs_and_maps_every_output() -> None:
     assert document["runs"]["using"] == "composite"
     assert set(document["inputs"]) >= SPEC_INPUTS
     summary = build([], outcomes={}, limits={}, violations=[], token_counter="tiktoken")
-    expected = {name: f"${{{{ steps.pytest.outputs.{name} }}}}" for name in github.outputs(summary)}
+    names = [*github.outputs(summary), action.ERROR_OUTPUT]
+    expected = {name: f"${{{{ steps.pytest.outputs.{name} }}}}" for name in names}
     assert {name: spec["value"] for name, spec in document["outputs"].items()} == expected
     assert [step.get("id") for step in document["runs"]["steps"]].count("pytest") == 1
 
@@ -158,11 +159,13 @@ def test_two_calls():
 
 
 def _run_step(
-    tmp_path: Path, standin: StandIn, inputs: dict[str, str]
+    tmp_path: Path, standin: StandIn, inputs: dict[str, str], conftest: str = ""
 ) -> tuple[subprocess.CompletedProcess[str], dict[str, str], str]:
     """Run the action's pytest step in a project under tmp_path, as the runner would."""
     project = tmp_path / "project"
     project.mkdir(parents=True)
+    if conftest:
+        (project / "conftest.py").write_text(conftest)
     (project / "pytest.ini").write_text("[pytest]\n")
     (project / "test_suite.py").write_text(textwrap.dedent(SUITE))
     document = _action()
@@ -208,6 +211,7 @@ def test_action_step_runs_pytest_and_sets_the_outputs(tmp_path: Path, standin: S
     assert outputs["llm-calls"] == "3"
     assert outputs["llm-live-calls"] == "3"
     assert outputs["llm-violations"] == "0"
+    assert action.ERROR_OUTPUT not in outputs
     assert Decimal(outputs["llm-spend-usd"]) > 0
     assert outputs["llm-spend-usd"] == outputs["llm-cost-usd"]
     assert "gpt-4o-mini" in summary
@@ -273,7 +277,40 @@ def test_action_step_passes_a_bad_limit_to_pytest_which_names_what_is_allowed(
             ["--llm-budget=0.5", "--llm-max-calls=3", "--llm-report=r.json"],
         ),
         ({"LLMBUDGET_PYTEST_ARGS": 'tests -k "a or b"'}, ["tests", "-k", "a or b"]),
+        (  # our options before a `--`, after which pytest takes every word as a path
+            {"LLMBUDGET_PYTEST_ARGS": "-q -- tests", "LLMBUDGET_MAX_COST": "1"},
+            ["--llm-max-cost=1", "-q", "--", "tests"],
+        ),
     ],
 )
 def test_pytest_command_from_inputs(environ: dict[str, str], tail: list[str]) -> None:
     assert action.pytest_command(environ, python="py") == ["py", "-m", "pytest", *tail]
+
+
+def test_install_input_splits_words_across_lines_and_honours_quotes() -> None:
+    environ = {"LLMBUDGET_INSTALL": "-r requirements.txt\n-e '.[test]' 'pkg>=1, <2'"}
+    assert action.install_command(environ, python="py") == [
+        "py",
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "-r",
+        "requirements.txt",
+        "-e",
+        ".[test]",
+        "pkg>=1, <2",
+    ]
+    assert action.install_command({}, python="py") is None
+    assert action.main(["install"], environ={}) == 0, "nothing to install is fine"
+
+
+def test_action_step_says_why_outputs_are_missing_when_pytest_cannot_start(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    done, outputs, _ = _run_step(tmp_path, standin, {}, conftest="import not_installed_pkg\n")
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "llm-calls" not in outputs
+    assert outputs[action.ERROR_OUTPUT] == (
+        "pytest exited with status 4 before the LLM budget report"
+    )

@@ -221,3 +221,84 @@ def test_runs_where_xdist_is_not_installed(
     assert standin.hits == 4
     document = json.loads((pytester.path / "report.json").read_text())
     assert document["totals"]["live_calls"] == 4
+
+
+FOUR_CALLS = """
+import openai
+
+def ask(text):
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+
+def test_a():
+    ask("a1")
+    ask("a2")
+
+def test_b():
+    ask("b1")
+    ask("b2")
+"""
+
+
+def test_runs_with_a_pinned_testrunuid_have_their_own_budgets(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """CI often pins --testrunuid (say, to the workflow run id); runs must not share counts."""
+    write_test(pytester, "test_bot", FOUR_CALLS)
+    args = ["-n", "2", "-p", "no:cacheprovider", "--testrunuid=nightly", "--llm-max-calls=5"]
+    first = pytester.runpytest_subprocess(*args, "--llm-record=rewrite")
+    first.assert_outcomes(passed=2)
+    second = pytester.runpytest_subprocess(*args, "--llm-record=rewrite")
+    second.assert_outcomes(passed=2)
+    assert standin.hits == 8
+
+
+def test_daily_budget_counts_earlier_runs_across_workers(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    pytester.makeconftest(FLAT_PRICE)
+    write_test(pytester, "test_bot", FOUR_CALLS)
+    earlier = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llm-record=rewrite")
+    earlier.assert_outcomes(passed=2)  # $0.80 in the ledger
+    standin.reset()
+    result = pytester.runpytest_subprocess(
+        "-n", "2", "-p", "no:cacheprovider", "--llm-record=rewrite", "--llm-daily-budget=1.10"
+    )
+    assert result.ret == 1
+    # $0.80 + $0.20 = $1.00 < $1.10 lets one more through; the other worker may have one in flight.
+    assert 1 <= standin.hits <= 3
+    result.stdout.fnmatch_lines(["*--llm-daily-budget is $1.10: the call was not sent*"])
+
+
+LEFT_OPEN = """
+import openai
+import pytest
+
+@pytest.mark.llm_cassette("shared")
+def test_leaves_a_stream_open():
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    stream = client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "a long story"}], stream=True)
+    next(iter(stream))
+
+@pytest.mark.llm_cassette("shared")
+def test_then_uses_the_same_cassette():
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}])
+"""
+
+BROKEN_PRICE_FOR_TRUNCATED = """
+def pytest_llmbudget_price(record):
+    if record.truncated:
+        raise RuntimeError("no price for a cut stream")
+"""
+
+
+def test_a_failing_teardown_does_not_keep_the_cassette_locked(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """Finishing a stream left open fails here; the next test must still get the cassette."""
+    pytester.makeconftest(BROKEN_PRICE_FOR_TRUNCATED)
+    write_test(pytester, "test_open", LEFT_OPEN)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", timeout=120)
+    result.assert_outcomes(passed=2, errors=1)
