@@ -184,6 +184,7 @@ def pytest_configure(config: pytest.Config) -> None:
             rootdir=settings.rootdir,
             classifier=classify_with_hooks,
             run_gate=gate,
+            run_id=run_id,
         ),
         hook=hook,
         gate=gate,

@@ -179,11 +179,16 @@ def test_shares_a_cassette(n):
 """
 
 
-def test_two_workers_never_write_one_cassette_at_once(
-    pytester: pytest.Pytester, standin: StandIn
+@pytest.mark.parametrize(
+    ("mode", "spread"),
+    [("new", "-n2"), ("rewrite", "-n2"), ("once", "-n2"), ("rewrite", "-pno:xdist")],
+)
+def test_tests_sharing_a_cassette_all_keep_their_recordings(
+    pytester: pytest.Pytester, standin: StandIn, mode: str, spread: str
 ) -> None:
+    """Two workers never write one cassette at once, and in every mode each test adds to it."""
     write_test(pytester, "test_shared", SHARED)
-    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess(spread, "-p", "no:cacheprovider", f"--llm-record={mode}")
     result.assert_outcomes(passed=6)
     (cassette,) = (pytester.path / "cassettes").rglob("shared.yaml")
     interactions = load_cassette(cassette)["interactions"]

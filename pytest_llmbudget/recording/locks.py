@@ -48,6 +48,7 @@ class CassetteLock:
     def __init__(self, cassette: Path) -> None:
         digest = hashlib.sha256(str(cassette.resolve()).encode()).hexdigest()[:32]
         self.path = _lock_dir() / f"{digest}.lock"
+        self._marker = self.path.with_suffix(".run")
         self.held = False
 
     def acquire(self) -> None:
@@ -72,6 +73,17 @@ class CassetteLock:
         with _HELD_LOCK:
             _HELD[self.path] = (handle, 1)
         self.held = True
+
+    def written_in(self, run_id: str) -> bool:
+        """Whether run ``run_id`` saved this cassette (ask while holding the lock)."""
+        try:
+            return self._marker.read_text(encoding="utf-8") == run_id
+        except OSError:
+            return False
+
+    def mark_written(self, run_id: str) -> None:
+        """Note that run ``run_id`` saved this cassette, for its next test sharing it."""
+        self._marker.write_text(run_id, encoding="utf-8")
 
     def release(self) -> None:
         if not self.held:
