@@ -63,14 +63,17 @@ VCR = "pytest-recording"
 FLOOR = "floor (MockTransport)"
 TOOLS = (OURS, VCR, FLOOR)
 
+# Our plugin alone; its per-test call limit (50 by default) counts replays too.
+OURS_PLUGIN = ["-p", "no:recording", "--llm-test-max-calls=0"]
+
 # Arguments per tool, after the common ones. Each run loads exactly one of
 # the two recording plugins (or neither), in replay-only mode.
 TOOL_ARGS: dict[str, list[str]] = {
-    OURS: ["-p", "no:recording", "--llm-record=none", f"{MODULE}.py::{REPLAY_TEST}"],
+    OURS: [*OURS_PLUGIN, "--llm-record=none", f"{MODULE}.py::{REPLAY_TEST}"],
     VCR: ["-p", "no:llmbudget", "--record-mode=none", f"{MODULE}.py::{REPLAY_TEST}"],
     FLOOR: ["-p", "no:llmbudget", "-p", "no:recording", f"{MODULE}.py::{FLOOR_TEST}"],
 }
-RECORD_ARGS = ["-p", "no:recording", "--llm-record=rewrite", f"{MODULE}.py::{REPLAY_TEST}"]
+RECORD_ARGS = [*OURS_PLUGIN, "--llm-record=rewrite", f"{MODULE}.py::{REPLAY_TEST}"]
 COMMON_ARGS = ["-q", "-s", "-p", "no:cacheprovider"]
 
 FIRST_RE = re.compile(r"^BENCH_FIRST_CALL_SECONDS=([0-9.eE+-]+)$", re.MULTILINE)

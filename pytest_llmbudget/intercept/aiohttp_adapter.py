@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 from pytest_llmbudget.classify import Classification
+from pytest_llmbudget.intercept import aiohttp_tee
 from pytest_llmbudget.intercept.patching import patch_method
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
 from pytest_llmbudget.recording.recorder import (
@@ -46,6 +47,8 @@ class _OneCallCassette:
         self._classification = classification
         self._exchange: Exchange | None = None
         self._plays = 0
+        # The live answer is copied as the client reads it: vcrpy must not read it first.
+        self.copying = False
 
     def can_play_response_for(self, vcr_request: Any) -> bool:
         if self._exchange is None:
@@ -74,7 +77,31 @@ class _OneCallCassette:
         }
 
     def filter_request(self, vcr_request: Any) -> Any:
-        return vcr_request
+        return None if self.copying else vcr_request
+
+    def live(self, original: Any) -> Any:
+        """What vcrpy's stub calls to send the request: aiohttp's own method, then the copy."""
+
+        @functools.wraps(original)
+        async def send(session: Any, method: str, url: Any, **kwargs: Any) -> Any:
+            exchange = self._exchange
+            try:
+                response = await original(session, method, url, **kwargs)
+            except BaseException:
+                if exchange is not None:
+                    exchange.abort()
+                raise
+            if exchange is not None and not exchange.answered and aiohttp_tee.can_tee(response):
+                decoded = kwargs.get("auto_decompress")
+                if decoded is None:
+                    decoded = getattr(session, "auto_decompress", True)
+                headers = [(str(k), str(v)) for k, v in response.headers.items()]
+                exchange.respond(response.status, str(response.reason or ""), headers)
+                aiohttp_tee.tee(response, exchange, decoded=bool(decoded))
+                self.copying = True
+            return response
+
+        return send
 
     def find_requests_with_most_matches(self, vcr_request: Any) -> list[Any]:
         return []
@@ -108,7 +135,8 @@ def _build(original: Any) -> Any:
             return await original(self, method, str_or_url, **kwargs)
         from vcr.stubs.aiohttp_stubs import vcr_request
 
-        stub = vcr_request(_OneCallCassette(recorder, classification), original)
+        cassette = _OneCallCassette(recorder, classification)
+        stub = vcr_request(cassette, cassette.live(original))
         return await stub(self, method, str_or_url, **kwargs)
 
     return _request

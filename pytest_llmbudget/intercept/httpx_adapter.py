@@ -36,15 +36,6 @@ def _core_is_mocked(transport: Any, method_name: str) -> bool:
     return str(getattr(method, "__module__", home) or "").partition(".")[0] != home
 
 
-def _describe(request: Any, body: bytes) -> HttpRequest:
-    return HttpRequest(
-        method=request.method,
-        url=str(request.url),
-        headers=[(k, v) for k, v in request.headers.multi_items()],
-        body=body,
-    )
-
-
 def _head(response: Any) -> tuple[int, str, list[tuple[str, str]]]:
     reason = response.extensions.get("reason_phrase", b"")
     if isinstance(reason, bytes):
@@ -135,12 +126,14 @@ def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
             recorder = SWITCHBOARD.current()
             if recorder is None or _core_is_mocked(self, "handle_request"):
                 return original(self, request)
-            classification = recorder.classify(
-                request.method, str(request.url), list(request.headers.multi_items())
-            )
+            method, url = request.method, str(request.url)
+            headers = list(request.headers.multi_items())
+            classification = recorder.classify(method, url, headers)
             if classification is None:
                 return original(self, request)
-            exchange = recorder.begin(_describe(request, request.read()), classification)
+            exchange = recorder.begin(
+                HttpRequest(method, url, headers, request.read()), classification
+            )
             if exchange.replay is not None:
                 return _replay(module, exchange.replay)
             try:
@@ -165,12 +158,14 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
             recorder = SWITCHBOARD.current()
             if recorder is None or _core_is_mocked(self, "handle_async_request"):
                 return await original(self, request)
-            classification = recorder.classify(
-                request.method, str(request.url), list(request.headers.multi_items())
-            )
+            method, url = request.method, str(request.url)
+            headers = list(request.headers.multi_items())
+            classification = recorder.classify(method, url, headers)
             if classification is None:
                 return await original(self, request)
-            exchange = recorder.begin(_describe(request, await request.aread()), classification)
+            exchange = recorder.begin(
+                HttpRequest(method, url, headers, await request.aread()), classification
+            )
             if exchange.replay is not None:
                 return _replay(module, exchange.replay)
             try:

@@ -1,4 +1,4 @@
-"""requests: patched at ``HTTPAdapter.send``.
+"""requests: patched at ``HTTPAdapter.send``; live answers are copied as they are read.
 
 ``responses`` replaces this same method for its test and ``requests-mock``
 swaps in its own adapter, so mocked calls never reach us; their pass-through
@@ -12,9 +12,10 @@ import io
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbudget.intercept import urllib3_tee
 from pytest_llmbudget.intercept.patching import patch_method
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
-from pytest_llmbudget.recording.recorder import HttpRequest
+from pytest_llmbudget.recording.recorder import Exchange, HttpRequest
 
 if TYPE_CHECKING:  # the cassette module loads YAML: not before the first LLM call
     from pytest_llmbudget.recording.cassette import StoredResponse
@@ -56,6 +57,17 @@ def _response_headers(response: Any) -> list[tuple[str, str]]:
     return [(str(k), str(v)) for k, v in source.items()]
 
 
+def _record_whole(response: Any, exchange: Exchange) -> None:
+    """A response we cannot copy as it is read (not urllib3's): read it all now."""
+    try:
+        content = response.content  # decoded by urllib3
+    except BaseException:
+        exchange.abort()
+        raise
+    exchange.feed(content or b"")
+    exchange.complete(decoded=True)
+
+
 def _build(original: Any) -> Any:
     @functools.wraps(original)
     def send(self: Any, request: Any, *args: Any, **kwargs: Any) -> Any:
@@ -75,13 +87,14 @@ def _build(original: Any) -> Any:
             return _replay(self, request, exchange.replay)
         try:
             response = original(self, request, *args, **kwargs)
-            content = response.content  # decoded by urllib3
         except BaseException:
             exchange.abort()
             raise
-        exchange.respond(response.status_code, response.reason or "", _response_headers(response))
-        exchange.feed(content or b"")
-        exchange.complete(decoded=True)
+        response_headers = _response_headers(response)
+        exchange.respond(response.status_code, response.reason or "", response_headers)
+        encoded = any(k.lower() == "content-encoding" for k, _ in response_headers)
+        if not urllib3_tee.tee(response.raw, exchange, encoded):
+            _record_whole(response, exchange)
         return response
 
     return send

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import io
 import json
 import os
 import tempfile
@@ -17,7 +18,7 @@ from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from pytest_llmbudget.errors import CassetteError
 from pytest_llmbudget.recording.canonical import RequestKey, request_key
@@ -191,13 +192,15 @@ class Cassette:
             if cached is not None:
                 return cached
         try:
-            text = path.read_bytes()
+            stream = open(path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
             return cls(path, ignore)
         except OSError as exc:
             raise CassetteError(path, str(exc)) from None
-        cassette = cls.parse(path, text, ignore)
-        del text  # a large cassette is not held twice while its entry is written
+        with stream:
+            # Parsed as it is read: a large cassette is never held whole as bytes
+            # next to the objects built from it.
+            cassette = cls.parse(path, stream, ignore)
         if cache is not None and cassette.loaded_digest is not None:
             from pytest_llmbudget.recording.parsed_cache import Parsed
 
@@ -236,18 +239,22 @@ class Cassette:
         return keys
 
     @classmethod
-    def parse(cls, path: Path, text: bytes, ignore: Iterable[str] = ()) -> Cassette:
-        """The cassette whose file ``path`` holds ``text`` (an earlier copy, say)."""
+    def parse(cls, path: Path, text: bytes | BinaryIO, ignore: Iterable[str] = ()) -> Cassette:
+        """The cassette whose file ``path`` holds ``text``: an earlier copy, say, or the file."""
         __tracebackhide__ = True
         import yaml
 
         cassette = cls(path, ignore)
+        source = _HashingReader(io.BytesIO(text) if isinstance(text, bytes) else text)
         try:
-            document = yaml.load(text, Loader=_loader())
+            document = yaml.load(source, Loader=_loader())
+            source.drain()
         except yaml.YAMLError as exc:
             raise CassetteError(path, f"invalid YAML: {exc}") from None
+        except OSError as exc:
+            raise CassetteError(path, str(exc)) from None
         cassette.existed = True
-        cassette.loaded_digest = cassette.digest = hashlib.sha256(text).hexdigest()
+        cassette.loaded_digest = cassette.digest = source.hexdigest()
         for interaction in _check(path, document):
             cassette._add(interaction)
         return cassette
@@ -304,6 +311,28 @@ class Cassette:
         write_atomic(self.path, text)
         self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self.dirty = False
+
+
+class _HashingReader:
+    """A binary stream that hashes what is read from it: one pass gives the YAML and its SHA-256."""
+
+    __slots__ = ("_hash", "_stream")
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self._stream = stream
+        self._hash = hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size)
+        self._hash.update(data)
+        return data
+
+    def drain(self) -> None:
+        while self.read(1 << 20):
+            pass
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
 
 
 def write_atomic(path: Path, text: str) -> None:

@@ -9,6 +9,7 @@ answer back into the :class:`Exchange` as it streams past.
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import threading
 import time
 import zlib
@@ -76,6 +77,8 @@ class RecorderConfig:
     # Decides what is an LLM call; the plugin routes it through the classify hook.
     classifier: Callable[[HttpRequest], Classification | None] | None = None
     run_gate: RunGate | None = None
+    # Tests of one run that share a cassette add to it, whatever the mode; see _open.
+    run_id: str = ""
 
 
 def _decode(body: bytes, encoding: str) -> bytes | None:
@@ -105,6 +108,19 @@ def header_map(headers: Headers) -> dict[str, list[str]]:
     for name, value in headers:
         mapping.setdefault(name, []).append(value)
     return mapping
+
+
+def _drop_body(interaction: dict[str, Any]) -> None:
+    """Forget a replayed answer's body when the cassette will not be saved again.
+
+    Each recording plays once per run, and the call's record keeps the body it
+    was replayed with: holding the cassette's copy too doubled the memory a
+    large cassette takes while its test runs. The dict is replaced, not changed.
+    """
+    response = interaction.get("response")
+    if isinstance(response, dict):
+        kept = {k: v for k, v in response.items() if k not in ("body", "parsed_body")}
+        interaction["response"] = kept
 
 
 def _now() -> str:
@@ -206,6 +222,8 @@ class TestRecorder:
         self._lock = threading.Lock()
         self._cassette: Cassette | None = None
         self._writer_lock: CassetteLock | None = None
+        self._closed = False
+        self._closed_use: CassetteUse | None = None
         self._may_record: bool = config.mode is not RecordMode.NONE
         self._pending: set[Exchange] = set()
         self._classifier = config.classifier or builtin_classifier(config.extra_hosts)
@@ -219,12 +237,11 @@ class TestRecorder:
             from pytest_llmbudget.recording.cassette import Cassette
 
             mode = self.config.mode
-            if mode is not RecordMode.NONE:
-                from pytest_llmbudget.recording.locks import CassetteLock
-
-                self._writer_lock = CassetteLock(self.cassette_path)
-                self._writer_lock.acquire()  # released in close(), after the save
-            if mode is RecordMode.REWRITE:
+            # Written by an earlier test of this run (tests sharing a cassette):
+            # then "rewrite" adds to it rather than starting over, and "once"
+            # records into it, as the first of those tests did.
+            ours = mode is not RecordMode.NONE and self._written_this_run()
+            if mode is RecordMode.REWRITE and not ours:
                 self._cassette = Cassette(self.cassette_path, self.config.match_ignore)
             else:
                 from pytest_llmbudget.recording.parsed_cache import ParsedCache
@@ -234,15 +251,29 @@ class TestRecorder:
                     self.config.match_ignore,
                     cache=ParsedCache.under(self.config.rootdir),
                 )
-                if mode is RecordMode.ONCE and self._cassette.existed:
+                if mode is RecordMode.ONCE and self._cassette.existed and not ours:
                     self._may_record = False
         return self._cassette
+
+    def _written_this_run(self) -> bool:
+        """Take the cassette's writer lock (held until close) and say whether this run wrote it."""
+        if self._writer_lock is None:
+            from pytest_llmbudget.recording.locks import CassetteLock
+
+            self._writer_lock = CassetteLock(self.cassette_path)
+            self._writer_lock.acquire()  # released in close(), after the save
+        return bool(self.config.run_id) and self._writer_lock.written_in(self.config.run_id)
 
     def _relative(self, path: Path) -> str:
         try:
             return str(path.relative_to(self.config.rootdir))
         except ValueError:
             return str(path)
+
+    @functools.cached_property
+    def _cassette_name(self) -> str:
+        """The cassette as reports name it: once per test, not once per call."""
+        return self._relative(self.cassette_path)
 
     # -- the boundary -----------------------------------------------------
 
@@ -278,6 +309,8 @@ class TestRecorder:
 
             _position, interaction = hit
             replay = response_of(interaction)
+            if not self._may_record:
+                _drop_body(interaction)
             exchange = Exchange(self, request, classification, key, secrets, replay)
             self._emit(exchange, replay.status, replay.body, replay.headers, interaction, False)
             return exchange
@@ -368,7 +401,7 @@ class TestRecorder:
             status=status,
             duration_s=duration,
             recorded_at=str(interaction.get("recorded_at") or "") or None,
-            cassette=self._relative(self.cassette_path),
+            cassette=self._cassette_name,
             request_body=exchange.request.body,
             response_body=body,
             response_headers=headers,
@@ -382,27 +415,51 @@ class TestRecorder:
 
     def close(self) -> None:
         """Record streams the test left open, then save the cassette if it changed."""
-        with self._lock:
-            pending = [exchange for exchange in self._pending if exchange.answered]
-        for exchange in pending:
-            exchange.complete(truncated=True)
-        with self._lock:
-            try:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            with self._lock:
+                pending = [exchange for exchange in self._pending if exchange.answered]
+            for exchange in pending:
+                exchange.complete(truncated=True)
+            with self._lock:
                 self._save()
-            finally:
-                if self._writer_lock is not None:
-                    self._writer_lock.release()
+        finally:
+            # Whatever failed above (a price hook, the ledger), the next test that
+            # records into this cassette must not wait for this one forever.
+            if self._writer_lock is not None:
+                self._writer_lock.release()
+        self._release()
+
+    def _release(self) -> None:
+        """Let the interactions go once saved: every test's recorder lives on in its item
+        until the session ends, and would keep every cassette of the run in memory."""
+        if self._cassette is None:
+            return
+        use = self.cassette_use()
+        with self._lock:
+            self._closed_use = use
+            if self._cassette is not None:
+                from pytest_llmbudget.recording.cassette import Cassette
+
+                self._cassette = Cassette(self.cassette_path, self.config.match_ignore)
 
     def _save(self) -> None:
         cassette = self._cassette
         if self.config.mode is RecordMode.REWRITE and (cassette is None or not len(cassette)):
-            self.cassette_path.unlink(missing_ok=True)
+            if not self._written_this_run():  # never drop what another test just recorded
+                self.cassette_path.unlink(missing_ok=True)
             return
         if cassette is not None and cassette.dirty:
             cassette.save()
+            if self._writer_lock is not None and self.config.run_id:
+                self._writer_lock.mark_written(self.config.run_id)
 
     def cassette_use(self) -> CassetteUse:
         """What this test played of its cassette, once closed: the report carries it for prune."""
+        if self._closed_use is not None:
+            return self._closed_use
         from pytest_llmbudget.recording.playback import CassetteUse
 
         path = self._relative(self.cassette_path)

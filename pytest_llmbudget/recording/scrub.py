@@ -43,12 +43,31 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
 
     Read per call, not once: tests set keys with ``monkeypatch.setenv``.
     """
-    env = os.environ if environ is None else environ
+    if environ is None:
+        raw = getattr(os.environ, "_data", None)
+        if isinstance(raw, dict) and os.supports_bytes_environ:
+            return _raw_env_secrets(raw)
+        environ = os.environ
     return {
         value
-        for name, value in env.items()
+        for name, value in environ.items()
         if name.upper().endswith(ENV_SUFFIXES) and len(value) >= MIN_SECRET_LENGTH
     }
+
+
+_RAW_SUFFIXES = tuple(suffix.encode("ascii") for suffix in ENV_SUFFIXES)
+
+
+def _raw_env_secrets(raw: dict[bytes, bytes]) -> set[str]:
+    """``os.environ`` read through its bytes: this runs for every LLM call, and decoding
+    every variable to look at a few cost more than the rest of a replay's lookup."""
+    found: set[str] = set()
+    for name, value in raw.items():
+        if name.upper().endswith(_RAW_SUFFIXES) and len(value) >= MIN_SECRET_LENGTH:
+            text = os.fsdecode(value)
+            if len(text) >= MIN_SECRET_LENGTH:
+                found.add(text)
+    return found
 
 
 def _credential_values(value: str) -> Iterable[str]:

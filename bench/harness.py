@@ -1,0 +1,212 @@
+"""Running pytest in a subprocess and reading what it took: the shared plumbing of bench/.
+
+Every figure of the bench comes from a fresh ``python -m pytest`` process, so
+that interpreter start-up, imports, collection and cassette loading all count,
+as they do for a user. This module starts those processes, measures their
+wall time and peak RSS (``os.wait4``), collects the ``BENCH_*=`` lines the
+generated tests print, and hands the provider stand-in to the suites.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import re
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+COMMON_ARGS = ("-q", "-s", "-p", "no:cacheprovider")
+
+# What each run loads. Ours and pytest-recording never load together; the
+# floor and the live runs load neither.
+OURS_ONLY = ("-p", "no:recording")
+# The per-test call limit (50 by default) counts replayed calls too.
+OURS_REPLAY = (*OURS_ONLY, "--llm-record=none", "--llm-test-max-calls=0")
+OURS_RECORD = (*OURS_ONLY, "--llm-record=rewrite", "--llm-test-max-calls=0")
+VCR_ONLY = ("-p", "no:llmbudget")
+NEITHER = ("-p", "no:llmbudget", "-p", "no:recording")
+
+# ``python -m pytest``, plus the peak RSS of this very process image printed at
+# exit. ru_maxrss cannot tell it: it keeps the high-water mark of the forked
+# parent (this bench) across exec. VmHWM belongs to the new image.
+_LAUNCH = """\
+import atexit, os, runpy
+
+def _peak():
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    os.write(2, f"\\nBENCH_PEAK_RSS_KB={line.split()[1]}\\n".encode())
+    except OSError:
+        pass
+
+atexit.register(_peak)
+runpy.run_module("pytest", run_name="__main__", alter_sys=True)
+"""
+_PEAK = re.compile(r"^BENCH_PEAK_RSS_KB=([0-9]+)$", re.MULTILINE)
+_METRIC = re.compile(r"BENCH_([A-Z0-9_]+)=([0-9.eE+-]+)$", re.MULTILINE)
+_SESSION = re.compile(r" in ([0-9.]+)s(?: \([0-9:]+\))?(?: =+)?\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Run:
+    """One pytest process: what it took and what its tests reported."""
+
+    wall: float
+    session: float
+    peak_rss_mb: float
+    # User + system CPU seconds of the process: unlike wall time, barely moved
+    # by other processes competing for the CPUs.
+    cpu: float
+    # Each BENCH_NAME= line the tests printed, summed over the tests that printed it.
+    metrics: Mapping[str, float]
+    stdout: str
+
+
+class BenchError(RuntimeError):
+    """A run failed or printed nothing we can read: the bench stops, naming it."""
+
+
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def bench_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This environment minus what changes how pytest runs (``CI`` means replay only)."""
+    dropped = {"CI", "PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD"}
+    # Bytecode stays on, as for a user: pytest rewrites the asserts of every
+    # plugin module and caches the result as bytecode; without that cache each
+    # run would parse and compile every plugin module again.
+    dropped.add("PYTHONDONTWRITEBYTECODE")
+    env = {k: v for k, v in os.environ.items() if k not in dropped}
+    env.update(extra or {})
+    return env
+
+
+def run_pytest(
+    workdir: Path,
+    args: Iterable[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 300.0,
+) -> Run:
+    """Run ``python -m pytest`` in ``workdir``; raise :class:`BenchError` unless it passes."""
+    command = [sys.executable, "-c", _LAUNCH, *COMMON_ARGS, *args]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        process = subprocess.Popen(command, cwd=workdir, env=bench_env(env), stdout=out, stderr=err)
+        killer = threading.Timer(timeout, _kill, args=(process.pid,))
+        killer.start()
+        try:
+            _pid, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        wall = time.perf_counter() - start
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout = out.read().decode("utf-8", errors="replace")
+        stderr = err.read().decode("utf-8", errors="replace")
+    if process.returncode != 0:
+        raise BenchError(
+            f"pytest exited {process.returncode} in {workdir}: {' '.join(command)}\n"
+            f"{stdout[-4000:]}\n{stderr[-2000:]}"
+        )
+    session = _SESSION.search(stdout)
+    peak = _PEAK.search(stderr)
+    return Run(
+        wall=wall,
+        session=float(session.group(1)) if session else float("nan"),
+        # Without /proc, ru_maxrss (KiB on Linux, bytes on macOS): an upper bound.
+        peak_rss_mb=int(peak.group(1)) / 1024 if peak else usage.ru_maxrss / 1024,
+        cpu=usage.ru_utime + usage.ru_stime,
+        metrics=_sums(_METRIC.findall(stdout)),
+        stdout=stdout,
+    )
+
+
+def _sums(pairs: Iterable[tuple[str, str]]) -> dict[str, float]:
+    sums: dict[str, float] = {}
+    for name, value in pairs:
+        sums[name] = sums.get(name, 0.0) + float(value)
+    return sums
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+@dataclass
+class Samples:
+    """Every run of one configuration; figures are medians over them."""
+
+    runs: list[Run] = field(default_factory=list)
+
+    def median(self, figure: Callable[[Run], float]) -> float:
+        return statistics.median(figure(run) for run in self.runs)
+
+    def wall(self) -> float:
+        return self.median(lambda run: run.wall)
+
+    def session(self) -> float:
+        return self.median(lambda run: run.session)
+
+    def cpu(self) -> float:
+        return self.median(lambda run: run.cpu)
+
+    def rss(self) -> float:
+        return self.median(lambda run: run.peak_rss_mb)
+
+    def metric(self, name: str) -> float:
+        def read(run: Run) -> float:
+            if name not in run.metrics:
+                raise BenchError(f"no BENCH_{name}= in the output:\n{run.stdout[-2000:]}")
+            return run.metrics[name]
+
+        return self.median(read)
+
+
+def round_robin(
+    configurations: Mapping[str, Callable[[], Run]], repeat: int, title: str
+) -> dict[str, Samples]:
+    """Run every configuration ``repeat`` times, interleaved, so drift hits all alike."""
+    results = {name: Samples() for name in configurations}
+    for round_ in range(1, repeat + 1):
+        for name, run in configurations.items():
+            sample = run()
+            results[name].runs.append(sample)
+            progress(
+                f"  {title} {round_}/{repeat} {name}: wall {sample.wall:.2f} s, "
+                f"CPU {sample.cpu:.2f} s, "
+                f"peak RSS {sample.peak_rss_mb:.0f} MB"
+            )
+    return results
+
+
+def load_standin() -> Any:
+    """The ``StandIn`` class of tests/standin.py (stdlib only, loaded by path)."""
+    path = ROOT / "tests" / "standin.py"
+    spec = importlib.util.spec_from_file_location("standin", path)
+    if spec is None or spec.loader is None:
+        raise BenchError(f"{path} is missing: run the bench from a full checkout")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("standin", module)
+    spec.loader.exec_module(module)
+    return module.StandIn
+
+
+def ratio(numerator: float, denominator: float) -> float:
+    return numerator / denominator if denominator else float("nan")

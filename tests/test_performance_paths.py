@@ -1,0 +1,416 @@
+"""The fast paths stay correct: parsed-cassette cache, shared TLS contexts, streams copied as read.
+
+Each fast path skips work the slow path did (parsing YAML, building a TLS
+context, reading a body before handing it on); these tests pin down that
+nothing the slow path guaranteed is lost on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from helpers import load_cassette, result_of, write_test
+from standin import StandIn
+
+from pytest_llmbudget.recording.cassette import Cassette
+from pytest_llmbudget.recording.parsed_cache import ParsedCache
+
+CHAT = """
+import httpx
+
+def chat(text, **extra):
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}], **extra}
+    return httpx.post(URL + "/v1/chat/completions", json=body).json()["choices"][0]["message"]["content"]
+"""
+
+CASSETTE = Path("cassettes", "test_cached", "test_cached.yaml")
+
+
+def _entries(root: Path) -> list[Path]:
+    return sorted((root / ".llmbudget" / "cache" / "cassettes").glob("*.pickle"))
+
+
+@pytest.fixture
+def recorded(pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A test whose two calls are recorded; returns its cassette."""
+    monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
+    write_test(
+        pytester,
+        "test_cached",
+        CHAT
+        + "\ndef test_cached():\n    save([chat('hello', user=os.environ.get('WHO', 'a')), chat('again')])\n",
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert standin.hits == 2
+    assert _entries(pytester.path) == []  # recording parses nothing: no entry yet
+    return pytester.path / CASSETTE
+
+
+def _replay(pytester: pytest.Pytester, *args: str) -> Any:
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none", *args).assert_outcomes(
+        passed=1
+    )
+    return result_of(pytester)
+
+
+def test_a_replay_parses_a_cassette_once_and_never_touches_it(
+    pytester: pytest.Pytester, standin: StandIn, recorded: Path
+) -> None:
+    before = recorded.read_bytes()
+    first = _replay(pytester)
+    (entry,) = _entries(pytester.path)
+    written = entry.stat().st_mtime_ns
+    assert _replay(pytester) == first == ["Echo: hello", "Echo: again"]
+    assert entry.stat().st_mtime_ns == written, "the second replay read the entry, wrote nothing"
+    assert recorded.read_bytes() == before
+    assert standin.hits == 2, "replays made no live call"
+    ignore_file = pytester.path / ".llmbudget" / "cache" / ".gitignore"
+    assert ignore_file.read_text().splitlines()[-1] == "*"
+    leftovers = [p.name for p in entry.parent.iterdir() if not p.name.endswith(".pickle")]
+    assert leftovers == []
+
+
+def test_a_replay_from_the_cache_does_not_import_yaml(
+    pytester: pytest.Pytester, recorded: Path
+) -> None:
+    _replay(pytester)  # fills the cache
+    pytester.makeconftest(
+        """
+import json, sys
+def pytest_unconfigure(config):
+    with open("modules.json", "w") as stream:
+        json.dump(sorted(sys.modules), stream)
+"""
+    )
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llm-record=none")
+    result.assert_outcomes(passed=1)
+    modules = set(json.loads((pytester.path / "modules.json").read_text()))
+    assert "pytest_llmbudget.recording.cassette" in modules, "the cassette was loaded"
+    assert "yaml" not in modules
+    assert result_of(pytester) == ["Echo: hello", "Echo: again"]
+
+
+def test_an_edited_cassette_is_parsed_again(pytester: pytest.Pytester, recorded: Path) -> None:
+    _replay(pytester)
+    (entry,) = _entries(pytester.path)
+    old_header = entry.read_bytes().splitlines()[0]
+    recorded.write_text(recorded.read_text().replace("Echo: hello", "Edited: hello"))
+    assert _replay(pytester) == ["Edited: hello", "Echo: again"]
+    (entry,) = _entries(pytester.path)
+    assert entry.read_bytes().splitlines()[0] != old_header, "the entry was replaced"
+
+
+def test_a_damaged_entry_is_ignored_and_replaced(pytester: pytest.Pytester, recorded: Path) -> None:
+    _replay(pytester)
+    (entry,) = _entries(pytester.path)
+    good = entry.read_bytes()
+    header = good.splitlines(keepends=True)[0]
+    for damage in (b"", b"not a cache entry", header[:-10], header, good[: len(good) // 2]):
+        entry.write_bytes(damage)
+        assert _replay(pytester) == ["Echo: hello", "Echo: again"], damage
+        assert entry.read_bytes() == good, damage
+
+
+class _Planted:
+    """Unpickling this would create a folder: what a planted entry could do, harmlessly."""
+
+    def __init__(self, target: Path) -> None:
+        self.target = target
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (os.mkdir, (str(self.target),))
+
+
+def test_a_planted_entry_runs_no_code(pytester: pytest.Pytester, recorded: Path) -> None:
+    _replay(pytester)
+    (entry,) = _entries(pytester.path)
+    header = entry.read_bytes().splitlines(keepends=True)[0]
+    marker = pytester.path / "planted-code-ran"
+    payload = {"interactions": [_Planted(marker)], "keys": [("POST", "u", "b")]}
+    entry.write_bytes(header + pickle.dumps(payload))
+    assert _replay(pytester) == ["Echo: hello", "Echo: again"]
+    assert not marker.exists()
+
+
+def test_keys_cached_without_an_ignored_field_are_not_reused_with_it(
+    pytester: pytest.Pytester, recorded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _replay(pytester)  # entry keyed with no llm_match_ignore
+    pytester.makeini("[pytest]\nllm_match_ignore = user\n")
+    monkeypatch.setenv("WHO", "someone-else")
+    assert _replay(pytester) == ["Echo: hello", "Echo: again"]
+
+
+def test_replays_keep_their_bodies_in_a_cassette_that_is_saved_again(
+    pytester: pytest.Pytester, standin: StandIn, recorded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Replay-only runs let a played body go; a run that may record must keep every one."""
+    _replay(pytester)
+    write_test(
+        pytester,
+        "test_cached",
+        CHAT
+        + "\ndef test_cached():\n    save([chat('hello', user='a'), chat('again'), chat('new')])\n",
+    )
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
+    assert standin.hits == 3, "only the new prompt went live"
+    bodies = [i["response"]["body"]["string"] for i in load_cassette(recorded)["interactions"]]
+    assert [json.loads(body)["choices"][0]["message"]["content"] for body in bodies] == [
+        "Echo: hello",
+        "Echo: again",
+        "Echo: new",
+    ]
+
+
+def test_the_cache_api_round_trips_and_checks_the_digest(tmp_path: Path) -> None:
+    path = tmp_path / "cassette.yaml"
+    text = (
+        "interactions:\n- request: {method: POST, uri: 'http://h/v1/chat/completions', body: '{}'}\n"
+        "  response: {status: {code: 200, message: OK}, body: {string: hi}}\nversion: 1\n"
+    )
+    path.write_text(text)
+    cache = ParsedCache(tmp_path / "cache")
+    parsed = Cassette.load(path, cache=cache)
+    assert len(parsed) == 1
+    cached = Cassette.load(path, cache=cache)
+    assert cached.interactions == parsed.interactions
+    assert cached.loaded_digest == parsed.loaded_digest
+    assert cache.get(path, "0" * 64, ()) is None, "another file's digest finds nothing"
+    assert cache.get(path, str(parsed.loaded_digest), ("user",)) is None, "other keys, no entry"
+
+
+# -- TLS contexts ---------------------------------------------------------------------------
+
+
+def test_clients_built_in_a_test_share_one_default_tls_context(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
+    write_test(
+        pytester,
+        "test_tls",
+        """
+        import ssl
+        import httpx, httpx2
+
+        def context(client):
+            return client._transport._pool._ssl_context
+
+        AT_IMPORT = httpx2.Client()
+
+        def test_tls():
+            own = ssl.create_default_context()
+            a, b = httpx2.Client(), httpx2.Client(timeout=3)
+            h2 = httpx2.HTTPTransport(http2=True)  # the h2 package is not needed to build one
+            unverified = httpx2.Client(verify=False)
+            given = httpx2.Client(verify=own)
+            x, y = httpx.Client(), httpx.Client()
+            save({
+                "shared": context(a) is context(b),
+                "httpx shared": context(x) is context(y),
+                "httpx apart from httpx2": context(x) is not context(a),
+                "http2 apart": h2._pool._ssl_context is not context(a),
+                "at import apart": context(AT_IMPORT) is not context(a),
+                "verify=False untouched": context(unverified).verify_mode == ssl.CERT_NONE,
+                "given context kept": context(given) is own,
+                "verifies": context(a).verify_mode == ssl.CERT_REQUIRED and context(a).check_hostname,
+            })
+        """,
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert all(result_of(pytester).values()), result_of(pytester)
+    assert not hasattr(httpx2.HTTPTransport.__init__, "__llmbudget_original__"), "unpatched after"
+
+
+# -- streams copied as they are read --------------------------------------------------------
+
+
+def _chunk(text: str | None, finish: str | None = None) -> bytes:
+    delta = {} if text is None else {"content": text}
+    payload = {
+        "id": "chatcmpl-gate",
+        "object": "chat.completion.chunk",
+        "created": 1700000000,
+        "model": "gpt-4o-mini",
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+    }
+    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+
+
+class _Gate(BaseHTTPRequestHandler):
+    """Sends a stream's first event, then holds the rest until the client says it got it."""
+
+    protocol_version = "HTTP/1.1"
+    released: threading.Event
+    held: list[bool]
+
+    def do_GET(self) -> None:  # /release, once the client holds the first event
+        type(self).released.set()
+        self.send_response(204)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        events = [_chunk("first"), _chunk("second"), _chunk(None, "stop"), b"data: [DONE]\n\n"]
+        try:
+            self._send(events[0])
+            # Only a client that got the first event before the rest exists can release it.
+            type(self).held.append(type(self).released.wait(timeout=15))
+            type(self).released.clear()
+            for event in events[1:]:
+                self._send(event)
+            self.wfile.write(b"0\r\n\r\n")
+            self.wfile.flush()
+        except OSError:
+            self.close_connection = True
+
+    def _send(self, event: bytes) -> None:
+        self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
+        self.wfile.flush()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[_Gate]]:
+    handler = type("Gate", (_Gate,), {"released": threading.Event(), "held": []})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    monkeypatch.setenv("STANDIN_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    try:
+        yield handler
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+STREAMS = """
+import urllib.request
+
+import aiohttp
+import openai
+import pytest
+import requests
+
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+HEADERS = {"authorization": "Bearer " + KEY}
+
+
+def release():
+    urllib.request.urlopen(URL + "/release").read()  # not an LLM call: never intercepted
+
+
+def with_openai(whole):
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    got = []
+    stream = client.chat.completions.create(**BODY)
+    for chunk in stream:
+        got.append(chunk.choices[0].delta.content if chunk.choices else None)
+        if len(got) == 1:
+            release()
+            if not whole:
+                break
+    stream.close()
+    return got
+
+
+def with_requests(whole):
+    got = []
+    with requests.post(URL + "/v1/chat/completions", json=BODY, headers=HEADERS, stream=True) as answer:
+        for line in answer.iter_lines():
+            if line:
+                got.append(line.decode())
+                if len(got) == 1:
+                    release()
+                    if not whole:
+                        break
+    return got
+
+
+def with_aiohttp(whole):
+    async def main():
+        got = []
+        async with aiohttp.ClientSession() as session:
+            async with session.post(URL + "/v1/chat/completions", json=BODY, headers=HEADERS) as answer:
+                async for line in answer.content:
+                    if line.strip():
+                        got.append(line.decode().strip())
+                        if len(got) == 1:
+                            release()
+                            if not whole:
+                                break
+        return got
+
+    return asyncio.run(main())
+
+
+CLIENTS = {"openai": with_openai, "requests": with_requests, "aiohttp": with_aiohttp}
+WHOLE = os.environ.get("WHOLE") == "1"
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_stream(client):
+    got = CLIENTS[client](WHOLE)
+    results = json.loads(pathlib.Path(os.environ["RESULT_FILE"]).read_text() or "{}")
+    results[client] = got
+    save(results)
+"""
+
+
+def _cassettes(root: Path) -> dict[str, dict[str, Any]]:
+    folder = root / "cassettes" / "test_streams"
+    return {
+        client: load_cassette(folder / f"test_stream[{client}].yaml")
+        for client in ("openai", "requests", "aiohttp")
+    }
+
+
+@pytest.mark.parametrize("whole", [True, False], ids=["whole", "break-early"])
+def test_recording_passes_each_chunk_through_as_it_arrives(
+    pytester: pytest.Pytester, gate: type[_Gate], monkeypatch: pytest.MonkeyPatch, whole: bool
+) -> None:
+    result_file = pytester.path / "result.json"
+    result_file.write_text("")
+    monkeypatch.setenv("RESULT_FILE", str(result_file))
+    monkeypatch.setenv("WHOLE", "1" if whole else "0")
+    write_test(pytester, "test_streams", STREAMS)
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=rewrite").assert_outcomes(passed=3)
+    # Each client had the first event while the server still held back the rest.
+    assert gate.held == [True, True, True]
+    live = result_of(pytester)
+    for client, cassette in _cassettes(pytester.path).items():
+        (interaction,) = cassette["interactions"]
+        body = interaction["response"]["body"]["string"]
+        assert '"first"' in body, client
+        if whole:
+            assert body.endswith("data: [DONE]\n\n"), client
+            # The openai SDK closes a stream at [DONE], before the HTTP body's end: the
+            # recording is whole, but flagged as cut short. The others read to the end.
+            assert client == "openai" or "truncated" not in interaction, client
+        else:
+            assert '"second"' not in body, client
+            assert interaction["truncated"] is True, client
+    assert len(live["openai"]) == (3 if whole else 1)
+
+    # The cassettes replay, broken-off ones included, without a call to the server.
+    result_file.write_text("")
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=3)
+    assert result_of(pytester) == live
+    assert len(gate.held) == 3, "the replay sent nothing"
