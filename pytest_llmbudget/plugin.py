@@ -10,7 +10,7 @@ from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -27,9 +27,11 @@ from pytest_llmbudget.recording.scrub import Scrubber
 from pytest_llmbudget.records import CallRecord
 from pytest_llmbudget.report.formatting import usd
 from pytest_llmbudget.settings import Settings, add_options, parse_count, parse_usd
-from pytest_llmbudget.shared_gate import SharedAdmissions
-from pytest_llmbudget.summary import RunSummary, Totals
 from pytest_llmbudget.usage import LLMUsage
+
+if TYPE_CHECKING:  # loaded when needed: xdist workers, the end of a run
+    from pytest_llmbudget.shared_gate import SharedAdmissions
+    from pytest_llmbudget.summary import RunSummary, Totals
 
 
 @dataclass
@@ -166,6 +168,8 @@ def pytest_configure(config: pytest.Config) -> None:
     run_wide = (limits.budget_usd, limits.max_calls, limits.daily_budget_usd)
     shared = None
     if _is_worker(config) and any(limit is not None for limit in run_wide):
+        from pytest_llmbudget.shared_gate import SharedAdmissions
+
         shared = SharedAdmissions(settings.ledger_path, run_id)
     gate = RunGate(
         limits,
@@ -246,7 +250,7 @@ def _recorder_for(item: pytest.Item, run: RunState) -> TestRecorder:
     return TestRecorder(
         run.recorder_config,
         nodeid=item.nodeid,
-        cassette_path=cassette_file(item, run.settings),
+        cassette_path=lambda: cassette_file(item, run.settings),
         on_call=run.add,
         test_gate=TestGate(
             item.nodeid, *_test_call_limit(item, run.settings.limits), report=run.violate
@@ -307,6 +311,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 def _check_test_cost(item: pytest.Item, run: RunState, recorder: TestRecorder) -> None:
     __tracebackhide__ = True
+    if not recorder.records:
+        return
     limit, source = _test_cost_limit(item, run.settings.limits)
     cost = sum((record.cost_usd for record in recorder.records), Decimal(0))
     if limit is None or cost <= limit:
@@ -328,13 +334,15 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Cost properties for ``--junitxml``: on the teardown report, when every call is in."""
+    if call.when != "teardown":
+        return (yield)
     recorder = item.stash.get(RECORDER, None)
-    if call.when == "teardown" and recorder is not None:
+    if recorder is not None and item.config.option.xmlpath:
         from pytest_llmbudget.report.junit import properties
 
         item.user_properties.extend(properties(recorder.records))
     report = yield
-    if call.when == "teardown" and recorder is not None and runscope.SCOPE in item.config.stash:
+    if recorder is not None and runscope.SCOPE in item.config.stash:
         # On the report, so that it comes back from xdist workers with it.
         setattr(report, REPORT_ATTRIBUTE, recorder.cassette_use().as_json())
     return report

@@ -205,18 +205,30 @@ class TestRecorder:
 
     __test__ = False  # not a test class, whatever pytest thinks of the name
 
+    _cassette_path: Path | Callable[[], Path]
+
+    @property
+    def cassette_path(self) -> Path:
+        path = self._cassette_path
+        if isinstance(path, Path):
+            return path
+        named = self._cassette_path = path()
+        return named
+
     def __init__(
         self,
         config: RecorderConfig,
         *,
         nodeid: str,
-        cassette_path: Path,
+        cassette_path: Path | Callable[[], Path],
         on_call: Callable[[CallRecord], None],
         test_gate: TestGate | None = None,
     ) -> None:
         self.config = config
         self.nodeid = nodeid
-        self.cassette_path = cassette_path
+        # A callable is asked on first use: most tests make no LLM call, and
+        # naming a cassette (markers, sanitising) is work every test would pay.
+        self._cassette_path = cassette_path
         self._on_call = on_call
         self.test_gate = test_gate
         self._lock = threading.Lock()
