@@ -44,17 +44,31 @@ def utc_stamp(moment: dt.datetime) -> str:
 
 
 def open_for_writing(path: Path, extra_schema: str = "", timeout: float = 30) -> sqlite3.Connection:
-    """A WAL connection in autocommit mode that waits its turn behind other writers."""
+    """A WAL connection in autocommit mode that waits its turn behind other writers.
+
+    Two processes opening a new ledger at once (xdist workers) both try to
+    switch it to WAL, and SQLite answers "database is locked" at once to the
+    loser instead of waiting: setting up is retried until ``timeout``.
+    """
     import sqlite3
+    import time
 
     path.parent.mkdir(parents=True, exist_ok=True)
     connection = sqlite3.connect(
         path, timeout=timeout, check_same_thread=False, isolation_level=None
     )
-    connection.execute("PRAGMA journal_mode=WAL")
-    connection.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
-    connection.executescript(SCHEMA + extra_schema)
-    return connection
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            connection.execute(f"PRAGMA busy_timeout={int(timeout * 1000)}")
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.executescript(SCHEMA + extra_schema)
+            return connection
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                connection.close()
+                raise
+            time.sleep(0.01)
 
 
 class Ledger:

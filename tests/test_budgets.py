@@ -314,6 +314,36 @@ def test_parallel_ledger_writers_lose_nothing(tmp_path: Path) -> None:
     assert sum(row[3] for row in ledger.per_day(1)) == 800
 
 
+OPENER = """
+import sys, time
+from pathlib import Path
+from pytest_llmbudget.ledger import open_for_writing
+start = float(sys.argv[2])
+while time.time() < start:
+    pass
+for n in range(20):
+    connection = open_for_writing(Path(sys.argv[1]) / f"ledger-{n}.sqlite")
+    connection.execute("BEGIN IMMEDIATE")
+    connection.execute("COMMIT")
+    connection.close()
+"""
+
+
+def test_processes_opening_a_ledger_at_once_all_get_it(tmp_path: Path) -> None:
+    """xdist workers start together and open the same ledger: none may fail to get it."""
+    import time
+
+    from pytest_llmbudget.ledger import open_for_writing
+
+    for n in range(20):  # existing ledgers, closed: the next opening must recover each
+        open_for_writing(tmp_path / f"ledger-{n}.sqlite").close()
+    start = str(time.time() + 1.5)  # every process spins until the same instant
+    openers = [
+        subprocess.Popen([sys.executable, "-c", OPENER, str(tmp_path), start]) for _ in range(6)
+    ]
+    assert [opener.wait(timeout=120) for opener in openers] == [0] * 6
+
+
 @pytest.mark.parametrize(
     ("args", "ini", "expected"),
     [
