@@ -270,8 +270,8 @@ def test_daily_budget_counts_earlier_runs_across_workers(
         "-n", "2", "-p", "no:cacheprovider", "--llm-record=rewrite", "--llm-daily-budget=1.10"
     )
     assert result.ret == 1
-    # $0.80 + $0.20 = $1.00 < $1.10 lets one more through; the other worker may have one in flight.
-    assert 1 <= standin.hits <= 3
+    # At $0.80 and at $1.00 a call is let through; the other worker may have one more in flight.
+    assert 2 <= standin.hits <= 3
     result.stdout.fnmatch_lines(["*--llm-daily-budget is $1.10: the call was not sent*"])
 
 

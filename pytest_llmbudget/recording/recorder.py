@@ -460,7 +460,8 @@ class TestRecorder:
     def _save(self) -> None:
         cassette = self._cassette
         if self.config.mode is RecordMode.REWRITE and (cassette is None or not len(cassette)):
-            if not self._written_this_run():  # never drop what another test just recorded
+            # Never drop what another test of this run just recorded.
+            if self.cassette_path.exists() and not self._written_this_run():
                 self.cassette_path.unlink(missing_ok=True)
             return
         if cassette is not None and cassette.dirty:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from typing import Any
 
 
 def usd(value: Decimal | float) -> str:
@@ -35,3 +38,8 @@ def plain(value: Decimal | float | int) -> str:
     amount = value if isinstance(value, Decimal) else Decimal(str(value))
     text = format(amount.normalize(), "f")
     return "0" if text in ("-0", "") else text
+
+
+def per_provider(errors: Iterable[Mapping[str, Any]]) -> list[tuple[str, int]]:
+    """(provider, calls) of quota or rate-limit errors, sorted by provider, for every report."""
+    return sorted(Counter(str(error["provider"]) for error in errors).items())

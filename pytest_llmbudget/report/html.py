@@ -24,7 +24,7 @@ from typing import Any
 from pytest_llmbudget import __version__, ledger
 from pytest_llmbudget.ledger import Spend
 from pytest_llmbudget.report import charts
-from pytest_llmbudget.report.formatting import count, percent, usd
+from pytest_llmbudget.report.formatting import count, per_provider, percent, usd
 from pytest_llmbudget.summary import RunSummary
 
 HISTORY_DAYS = 30
@@ -269,14 +269,11 @@ def _quota_errors(summary: RunSummary) -> list[str]:
     errors = summary.quota_errors
     if not errors:
         return []
-    providers: dict[str, int] = {}
-    for error in errors:
-        providers[error["provider"]] = providers.get(error["provider"], 0) + 1
     lines = [
         f"<p><strong>Quota exhausted at {escape(p)}</strong>: "
         f"{_plural(n, 'call')} refused for lack of credit. Top up the account or use "
         "another key; retrying will not help.</p>"
-        for p, n in sorted(providers.items())
+        for p, n in per_provider(errors)
     ]
     rows = [
         (
@@ -321,10 +318,7 @@ def _unknown_models(summary: RunSummary) -> list[str]:
 
 def _notes(summary: RunSummary) -> list[str]:
     notes: list[str] = []
-    limited: dict[str, int] = {}
-    for error in summary.rate_limited:
-        limited[error["provider"]] = limited.get(error["provider"], 0) + 1
-    for provider, calls in sorted(limited.items()):
+    for provider, calls in per_provider(summary.rate_limited):
         notes.append(
             f"Rate limited at {escape(provider)}: {_plural(calls, 'call')} "
             "(retry later; not a quota problem)."

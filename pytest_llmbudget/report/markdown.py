@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from pytest_llmbudget.report.formatting import count, percent, usd
+from pytest_llmbudget.report.formatting import count, per_provider, percent, usd
 from pytest_llmbudget.summary import RunSummary
 
 MAX_BYTES = 256 * 1024
@@ -98,18 +98,12 @@ def render(summary: RunSummary, *, title: str = "LLM budget", max_bytes: int = M
 
 def _notes(summary: RunSummary) -> list[str]:
     notes: list[str] = []
-    quota: dict[str, int] = {}
-    for error in summary.quota_errors:
-        quota[error["provider"]] = quota.get(error["provider"], 0) + 1
-    for provider, calls in sorted(quota.items()):
+    for provider, calls in per_provider(summary.quota_errors):
         notes.append(
             f"- :no_entry: **quota exhausted at {cell(provider)}**: {calls} calls refused "
             "for lack of credit"
         )
-    limited: dict[str, int] = {}
-    for error in summary.rate_limited:
-        limited[error["provider"]] = limited.get(error["provider"], 0) + 1
-    for provider, calls in sorted(limited.items()):
+    for provider, calls in per_provider(summary.rate_limited):
         notes.append(f"- rate limited at {cell(provider)}: {calls} calls")
     for item in summary.unknown_models:
         notes.append(

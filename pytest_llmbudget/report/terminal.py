@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pytest_llmbudget.report.formatting import count, percent, usd
+from pytest_llmbudget.report.formatting import count, per_provider, percent, usd
 from pytest_llmbudget.summary import RunSummary
 
 Write = Callable[[str], None]
@@ -70,13 +70,7 @@ def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
 
 
 def _errors(summary: RunSummary, write: Write) -> None:
-    by_provider: dict[str, int] = {}
-    for error in summary.quota_errors:
-        by_provider[error["provider"]] = by_provider.get(error["provider"], 0) + 1
-    for provider, calls in sorted(by_provider.items()):
+    for provider, calls in per_provider(summary.quota_errors):
         write(f"QUOTA EXHAUSTED at {provider}: {calls} calls refused for lack of credit")
-    limited: dict[str, int] = {}
-    for error in summary.rate_limited:
-        limited[error["provider"]] = limited.get(error["provider"], 0) + 1
-    for provider, calls in sorted(limited.items()):
+    for provider, calls in per_provider(summary.rate_limited):
         write(f"rate limited at {provider}: {calls} calls (retry later; not a quota problem)")
