@@ -11,53 +11,17 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from pytest_llmbudget.errors import LLMBudgetExceeded, LLMCallLimitExceeded
+from pytest_llmbudget.limits import Limits, violation
 from pytest_llmbudget.report.formatting import usd
 
 if TYPE_CHECKING:
     from pytest_llmbudget.shared_gate import SharedAdmissions
 
 WARN_AT = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    """Every limit of the run; None means no limit."""
-
-    budget_usd: Decimal | None = None
-    max_calls: int | None = None
-    max_cost_usd: Decimal | None = None
-    test_budget_usd: Decimal | None = None
-    test_max_calls: int | None = 50
-    daily_budget_usd: Decimal | None = None
-
-    def as_json(self) -> dict[str, float | int | None]:
-        def money(value: Decimal | None) -> float | None:
-            return float(value) if value is not None else None
-
-        return {
-            "budget_usd": money(self.budget_usd),
-            "max_calls": self.max_calls,
-            "max_cost_usd": money(self.max_cost_usd),
-            "test_budget_usd": money(self.test_budget_usd),
-            "test_max_calls": self.test_max_calls,
-            "daily_budget_usd": money(self.daily_budget_usd),
-        }
-
-
-def violation(
-    kind: str,
-    message: str,
-    *,
-    limit: float | int | None,
-    actual: float | int | None,
-    nodeid: str | None = None,
-) -> dict[str, object]:
-    return {"kind": kind, "nodeid": nodeid, "limit": limit, "actual": actual, "message": message}
 
 
 class RunGate:

@@ -7,18 +7,18 @@ Any conftest.py or plugin implementing the same hook runs first; returning
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_llmbudget.records import CallRecord, Usage
-
 if TYPE_CHECKING:
     from pytest_llmbudget.classify import Classification
     from pytest_llmbudget.pricing import PriceBook
     from pytest_llmbudget.recording.recorder import HttpRequest, HttpResponse
+    from pytest_llmbudget.records import CallRecord, Usage
 
 
 def _header(headers: list[tuple[str, str]], name: str) -> str:
@@ -40,9 +40,19 @@ def request_model(body: bytes) -> str | None:
 class DefaultHooks:
     """Classification, usage extraction (with estimates) and pricing."""
 
-    def __init__(self, extra_hosts: frozenset[str], price_book: PriceBook) -> None:
+    def __init__(
+        self, extra_hosts: frozenset[str], price_book: PriceBook | Callable[[], PriceBook]
+    ) -> None:
         self._extra_hosts = extra_hosts
+        # A callable is asked at the first call to price: most runs replay, or call nothing.
         self._price_book = price_book
+
+    @property
+    def price_book(self) -> PriceBook:
+        book = self._price_book
+        if callable(book):
+            book = self._price_book = book()
+        return book
 
     @pytest.hookimpl(trylast=True)
     def pytest_llmbudget_classify(self, request: HttpRequest) -> Classification | None:
@@ -55,6 +65,7 @@ class DefaultHooks:
         self, record: CallRecord, request: HttpRequest, response: HttpResponse
     ) -> Usage | None:
         from pytest_llmbudget.providers import extract, prompt_text
+        from pytest_llmbudget.records import Usage
 
         content_type = _header(response.headers, "content-type")
         extraction = extract(
@@ -83,7 +94,7 @@ class DefaultHooks:
 
     @pytest.hookimpl(trylast=True)
     def pytest_llmbudget_price(self, record: CallRecord) -> Decimal | None:
-        price = self._price_book.price(
+        price = self.price_book.price(
             provider=record.provider,
             model=record.model,
             host=record.host,

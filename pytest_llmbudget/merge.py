@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from pytest_llmbudget.budget import violation
+from pytest_llmbudget.limits import violation
 from pytest_llmbudget.records import CallRecord
 from pytest_llmbudget.report.formatting import usd
 from pytest_llmbudget.summary import RunSummary, build

@@ -1,125 +1,32 @@
-"""pytest glue: options, markers, fixtures, and the hooks that give each test its recorder.
+"""pytest glue: options, markers, the fixture, and the run's start and end.
 
-Kept thin on purpose: every decision is made in a module named for it.
+Kept thin on purpose: every decision is made in a module named for it (the
+per-test hooks live with the run's state, in runstate.py). Kept light too:
+pytest imports this module for every run, so what only a test making an LLM
+call needs (recorder, gates, ledger, prices) is imported and built at that
+first call, and the summary only when there is something to report.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass, field
-from decimal import Decimal
-from pathlib import Path
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_llmbudget import hookspecs, runscope
-from pytest_llmbudget.budget import Limits, RunGate, TestGate, violation
-from pytest_llmbudget.errors import LLMBudgetExceeded
+from pytest_llmbudget import hookspecs
 from pytest_llmbudget.intercept import install as interception
-from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
-from pytest_llmbudget.ledger import Ledger
-from pytest_llmbudget.recording.naming import cassette_path
-from pytest_llmbudget.recording.playback import REPORT_ATTRIBUTE
-from pytest_llmbudget.recording.recorder import HttpRequest, RecorderConfig, TestRecorder
-from pytest_llmbudget.recording.scrub import Scrubber
-from pytest_llmbudget.records import CallRecord
-from pytest_llmbudget.report.formatting import usd
-from pytest_llmbudget.settings import Settings, add_options, parse_count, parse_usd
-from pytest_llmbudget.usage import LLMUsage
+from pytest_llmbudget.limits import violation
+from pytest_llmbudget.runstate import RUN_ID_KEY, SLOT, RunState
+from pytest_llmbudget.settings import Settings, add_options
 
-if TYPE_CHECKING:  # loaded when needed: xdist workers, the end of a run
-    from pytest_llmbudget.shared_gate import SharedAdmissions
-    from pytest_llmbudget.summary import RunSummary, Totals
-
-
-@dataclass
-class RunState:
-    """What one pytest session knows: its settings, gates and every call made so far."""
-
-    settings: Settings
-    recorder_config: RecorderConfig
-    hook: Any
-    gate: RunGate
-    ledger: Ledger
-    records: list[CallRecord] = field(default_factory=list)
-    outcomes: dict[str, str] = field(default_factory=dict)
-    violations: list[dict[str, Any]] = field(default_factory=list)
-    locations: dict[str, tuple[str, int | None]] = field(default_factory=dict)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    summary: RunSummary | None = None
-    shared: SharedAdmissions | None = None  # the run-wide gate of an xdist worker
-    collection_order: list[str] = field(default_factory=list)  # xdist controller only
-    workers_done: set[str] = field(default_factory=set)
-    workers_lost: list[str] = field(default_factory=list)
-    worker_counters: list[str] = field(default_factory=list)
-
-    def add(self, record: CallRecord) -> None:
-        from pytest_llmbudget.accounting import account
-
-        account(record, self.hook)
-        if record.live:
-            self.gate.spent(record.cost_usd)
-            self.ledger.add(record)
-        with self.lock:
-            self.records.append(record)
-
-    def violate(self, entry: dict[str, Any]) -> None:
-        with self.lock:
-            self.violations.append(entry)
-
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """Remember each test's outcome and place for the reports: a failed phase wins."""
-        self.locations.setdefault(report.nodeid, (report.location[0], report.location[1]))
-        if report.when != "call" and report.outcome == "passed":
-            return
-        if self.outcomes.get(report.nodeid) in (None, "passed"):
-            outcome: str = report.outcome
-            if report.when != "call" and report.outcome == "failed":
-                outcome = "error"
-            self.outcomes[report.nodeid] = outcome
-
-    # -- pytest-xdist, on the controller --------------------------------------
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
-        if not self.collection_order:
-            self.collection_order = list(ids)
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_configure_node(self, node: Any) -> None:
-        """Every worker of this run shares its run id: the ledger's admissions are per run.
-
-        Not xdist's ``testrunuid``: users pin that (``--testrunuid``) across runs.
-        """
-        node.workerinput[RUN_ID_KEY] = self.ledger.run_id
-
-    @pytest.hookimpl(optionalhook=True)
-    def pytest_testnodedown(self, node: Any, error: object) -> None:
-        """A worker is done: its calls and violations join the run's (once: xdist may say twice)."""
-        from pytest_llmbudget import workers
-
-        name = str(getattr(getattr(node, "gateway", None), "id", id(node)))
-        payload = getattr(node, "workeroutput", {}).get(workers.KEY)
-        with self.lock:
-            if name in self.workers_done or name in self.workers_lost:
-                return
-            if payload is None:  # the worker crashed before it could say
-                self.workers_lost.append(name)
-                return
-            self.workers_done.add(name)
-        result = workers.load(payload)
-        with self.lock:
-            self.records.extend(result.records)
-            self.violations.extend(result.violations)
-            if result.token_counter:
-                self.worker_counters.append(result.token_counter)
-
+if TYPE_CHECKING:  # loaded when needed: the first LLM call, the end of a run
+    from pytest_llmbudget.pricing import PriceBook
+    from pytest_llmbudget.records import CallRecord
+    from pytest_llmbudget.summary import Totals
+    from pytest_llmbudget.usage import LLMUsage
 
 RUN = pytest.StashKey[RunState]()
-RUN_ID_KEY = "llmbudget_run_id"
-RECORDER = pytest.StashKey[TestRecorder]()
 
 
 def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
@@ -130,7 +37,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
-def _price_book(settings: Settings) -> Any:
+def _price_book(settings: Settings) -> PriceBook:
     from pytest_llmbudget.pricing import PriceBook, PriceFileError, load_overrides
 
     overrides = {}
@@ -140,6 +47,14 @@ def _price_book(settings: Settings) -> Any:
         except PriceFileError as error:
             raise pytest.UsageError(f"llm_prices: {error}") from None
     return PriceBook(overrides, settings.free_hosts)
+
+
+def _price_book_factory(settings: Settings) -> Callable[[], PriceBook]:
+    """The price book, built at first use; a prices file is read now: a bad one stops the run."""
+    if settings.prices_file is not None:
+        book = _price_book(settings)
+        return lambda: book
+    return lambda: _price_book(settings)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -155,55 +70,36 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_llmbudget.defaults import DefaultHooks
 
     config.pluginmanager.register(
-        DefaultHooks(settings.hosts, _price_book(settings)), "llmbudget-defaults"
+        DefaultHooks(settings.hosts, _price_book_factory(settings)), "llmbudget-defaults"
     )
-    hook = config.hook
-
-    def classify_with_hooks(request: HttpRequest) -> Any:
-        return hook.pytest_llmbudget_classify(request=request)
-
-    limits = settings.limits
-    run_id = _run_id(config)
-    ledger = Ledger(settings.ledger_path, run_id=run_id)
-    run_wide = (limits.budget_usd, limits.max_calls, limits.daily_budget_usd)
-    shared = None
-    if _is_worker(config) and any(limit is not None for limit in run_wide):
-        from pytest_llmbudget.shared_gate import SharedAdmissions
-
-        shared = SharedAdmissions(settings.ledger_path, run_id)
-    gate = RunGate(
-        limits,
-        spent_today=ledger.spent_last_day if limits.daily_budget_usd is not None else None,
-        warn=_warner(config),
-        shared=shared,
-    )
-    config.stash[RUN] = RunState(
+    watch = settings.report_path is not None  # what llmbudget prune and rerecord read
+    run = RunState(
         settings=settings,
-        recorder_config=RecorderConfig(
-            mode=settings.record_mode,
-            scrubber=Scrubber(settings.redact_headers),
-            match_ignore=settings.match_ignore,
-            record_errors=settings.record_errors,
-            extra_hosts=settings.hosts,
-            rootdir=settings.rootdir,
-            classifier=classify_with_hooks,
-            run_gate=gate,
-            run_id=run_id,
-        ),
-        hook=hook,
-        gate=gate,
-        ledger=ledger,
-        shared=shared,
+        pluginmanager=config.pluginmanager,
+        run_id=_run_id(config),
+        warn=_warner(config),
+        is_worker=_is_worker(config),
+        log_outcomes=watch or _distributes(config),
     )
-    config.pluginmanager.register(config.stash[RUN], "llmbudget-run")
-    if settings.report_path is not None:  # what llmbudget prune and rerecord read
+    config.stash[RUN] = run
+    config.pluginmanager.register(run, "llmbudget-run")
+    if watch:
+        from pytest_llmbudget import runscope
+
         runscope.watch(config, rootdir=settings.rootdir, record_mode=settings.record_mode.value)
+    if watch or config.option.xmlpath:
+        config.pluginmanager.register(ReportExtras(), "llmbudget-report-extras")
     interception.install()
 
 
 def _is_worker(config: pytest.Config) -> bool:
     """An xdist worker: runs tests, hands its calls to the controller, reports nothing."""
     return hasattr(config, "workerinput")
+
+
+def _distributes(config: pytest.Config) -> bool:
+    """An xdist controller: its workers run the tests (``-n``, ``--dist``)."""
+    return getattr(config.option, "dist", "no") != "no" and not _is_worker(config)
 
 
 def _run_id(config: pytest.Config) -> str:
@@ -213,7 +109,7 @@ def _run_id(config: pytest.Config) -> str:
     return str(given or uuid.uuid4().hex)
 
 
-def _warner(config: pytest.Config) -> Any:
+def _warner(config: pytest.Config) -> Callable[[str], None]:
     def warn(message: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
@@ -225,151 +121,59 @@ def _warner(config: pytest.Config) -> Any:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if RUN in config.stash:
         run = config.stash[RUN]
-        run.ledger.close()
-        if run.shared is not None:
-            run.shared.close()
+        if run.built is not None:
+            run.built.ledger.close()
+            if run.built.shared is not None:
+                run.built.shared.close()
         del config.stash[RUN]
         interception.uninstall()
 
 
-def cassette_file(item: pytest.Item, settings: Settings) -> Path:
-    """A test's cassette: named by its ``llm_cassette`` marker, else by pytest-recording's rule."""
-    marker = item.get_closest_marker("llm_cassette")
-    marker_name = str(marker.args[0]) if marker is not None and marker.args else None
-    cls = getattr(item, "cls", None)
-    return cassette_path(
-        test_file=item.path,
-        test_name=item.name,
-        class_name=cls.__name__ if cls is not None else None,
-        cassette_dir=settings.cassette_dir,
-        marker_name=marker_name,
-    )
+class ReportExtras:
+    """Per-test extras on the reports, registered only for runs that write them."""
 
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Cost properties for ``--junitxml`` and the cassette a test played, for prune.
 
-def _recorder_for(item: pytest.Item, run: RunState) -> TestRecorder:
-    return TestRecorder(
-        run.recorder_config,
-        nodeid=item.nodeid,
-        cassette_path=lambda: cassette_file(item, run.settings),
-        on_call=run.add,
-        test_gate=TestGate(
-            item.nodeid, *_test_call_limit(item, run.settings.limits), report=run.violate
-        ),
-    )
+        On the teardown report, when every call is in.
+        """
+        if call.when != "teardown":
+            return (yield)
+        slot = item.stash.get(SLOT, None)
+        if slot is not None and item.config.option.xmlpath:
+            from pytest_llmbudget.report.junit import properties
 
+            recorder = slot.recorder
+            item.user_properties.extend(properties(recorder.records if recorder else []))
+        report = yield
+        from pytest_llmbudget import runscope
 
-def _marker_limits(item: pytest.Item) -> tuple[Decimal | None, int | None]:
-    marker = item.get_closest_marker("llm_budget")
-    if marker is None:
-        return None, None
-    unknown = set(marker.kwargs) - {"usd", "calls"}
-    if unknown or marker.args:
-        raise pytest.UsageError(
-            f"{item.nodeid}: @pytest.mark.llm_budget takes usd= and calls= only"
-        )
-    usd_limit = marker.kwargs.get("usd")
-    calls = marker.kwargs.get("calls")
-    return (
-        parse_usd(usd_limit, "llm_budget(usd=...)") if usd_limit is not None else None,
-        parse_count(calls, "llm_budget(calls=...)") if calls is not None else None,
-    )
+        if slot is not None and runscope.SCOPE in item.config.stash:
+            from pytest_llmbudget.recording.playback import REPORT_ATTRIBUTE
 
-
-def _test_call_limit(item: pytest.Item, limits: Limits) -> tuple[int | None, str]:
-    _usd, calls = _marker_limits(item)
-    if calls is not None:
-        return calls or None, "@pytest.mark.llm_budget(calls=...)"
-    return limits.test_max_calls, "--llm-test-max-calls"
-
-
-def _test_cost_limit(item: pytest.Item, limits: Limits) -> tuple[Decimal | None, str]:
-    usd_limit, _calls = _marker_limits(item)
-    if usd_limit is not None:
-        return usd_limit, "@pytest.mark.llm_budget(usd=...)"
-    return limits.test_budget_usd, "--llm-test-budget"
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    run = item.config.stash.get(RUN, None)
-    if run is not None:
-        recorder = _recorder_for(item, run)
-        item.stash[RECORDER] = recorder
-        SWITCHBOARD.push(recorder)
-    return (yield)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    result = yield
-    run = item.config.stash.get(RUN, None)
-    recorder = item.stash.get(RECORDER, None)
-    if run is not None and recorder is not None:
-        _check_test_cost(item, run, recorder)
-    return result
-
-
-def _check_test_cost(item: pytest.Item, run: RunState, recorder: TestRecorder) -> None:
-    __tracebackhide__ = True
-    if not recorder.records:
-        return
-    limit, source = _test_cost_limit(item, run.settings.limits)
-    cost = sum((record.cost_usd for record in recorder.records), Decimal(0))
-    if limit is None or cost <= limit:
-        return
-    message = (
-        f"{item.nodeid} cost {usd(cost)} in LLM calls (replayed included), "
-        f"over its budget of {usd(limit)} ({source})"
-    )
-    run.violate(
-        violation(
-            "test_budget", message, limit=float(limit), actual=float(cost), nodeid=item.nodeid
-        )
-    )
-    raise LLMBudgetExceeded(message, limit=float(limit), actual=float(cost), nodeid=item.nodeid)
-
-
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(
-    item: pytest.Item, call: pytest.CallInfo[None]
-) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-    """Cost properties for ``--junitxml``: on the teardown report, when every call is in."""
-    if call.when != "teardown":
-        return (yield)
-    recorder = item.stash.get(RECORDER, None)
-    if recorder is not None and item.config.option.xmlpath:
-        from pytest_llmbudget.report.junit import properties
-
-        item.user_properties.extend(properties(recorder.records))
-    report = yield
-    if recorder is not None and runscope.SCOPE in item.config.stash:
-        # On the report, so that it comes back from xdist workers with it.
-        setattr(report, REPORT_ATTRIBUTE, recorder.cassette_use().as_json())
-    return report
-
-
-@pytest.hookimpl(wrapper=True, trylast=True)
-def pytest_runtest_teardown(item: pytest.Item) -> Generator[None, None, None]:
-    try:
-        return (yield)
-    finally:
-        recorder = item.stash.get(RECORDER, None)
-        if recorder is not None:
-            SWITCHBOARD.pop(recorder)
-            recorder.close()
+            # On the report, so that it comes back from xdist workers with it.
+            setattr(report, REPORT_ATTRIBUTE, slot.get().cassette_use().as_json())
+        return report
 
 
 @pytest.fixture
 def llm_usage(request: pytest.FixtureRequest) -> LLMUsage:
     """The LLM calls the running test has made so far: counts, tokens, cost."""
-    recorder = request.node.stash.get(RECORDER, None)
-    return LLMUsage(recorder.records if recorder is not None else [])
+    from pytest_llmbudget.usage import LLMUsage
+
+    slot = request.node.stash.get(SLOT, None)
+    return LLMUsage(slot.get().records if slot is not None else [])
 
 
 def _violations(run: RunState, totals: Totals) -> list[dict[str, Any]]:
     """Everything that broke a limit, in the order it happened, end-of-run checks last."""
+    from pytest_llmbudget.report.formatting import usd
+
     limits = run.settings.limits
-    found = list(run.gate.violations) + list(run.violations)
+    found = run.gate_violations() + list(run.violations)
     kinds = {entry["kind"] for entry in found}
     over_budget = limits.budget_usd is not None and totals.spend_usd > limits.budget_usd
     if over_budget and limits.budget_usd is not None and "budget" not in kinds:
@@ -438,16 +242,37 @@ def _token_counter(records: list[CallRecord]) -> str:
     return encoding_status()
 
 
-def _finish(run: RunState, session: pytest.Session) -> None:
-    from pytest_llmbudget import summary as summaries
+def _nothing_to_report(run: RunState, config: pytest.Config) -> bool:
+    """No call, no violation, no report to write and no ``pytest_llmbudget_summary``
+    listener: then the summary, and the modules that build it, are not needed."""
+    settings = run.settings
+    return (
+        not run.records
+        and not run.violations
+        and not run.gate_violations()
+        and not run.workers_done
+        and not run.workers_lost
+        and settings.report_path is None
+        and settings.junit_path is None
+        and settings.html_path is None
+        and not _on_github(config)
+        and not config.hook.pytest_llmbudget_summary.get_hookimpls()
+    )
 
+
+def _finish(run: RunState, session: pytest.Session) -> None:
     if _is_worker(session.config):
         from pytest_llmbudget import workers
 
-        found = [*run.gate.violations, *run.violations]
+        found = [*run.gate_violations(), *run.violations]
         payload = workers.dump(run.records, found, _token_counter(run.records))
         session.config.workeroutput[workers.KEY] = payload  # type: ignore[attr-defined]
         return
+    if _nothing_to_report(run, session.config):
+        run.quiet = True
+        return
+    from pytest_llmbudget import summary as summaries
+
     if run.workers_done or run.workers_lost:
         from pytest_llmbudget import workers
 
@@ -468,7 +293,11 @@ def _finish(run: RunState, session: pytest.Session) -> None:
     run.summary.violations.extend(_violations(run, run.summary.totals))
     if run.settings.unknown_model == "ignore":
         run.summary.unknown_models.clear()
-    scope = session.config.stash.get(runscope.SCOPE, None)
+    scope = None
+    if run.settings.report_path is not None:  # only then is the run's scope watched
+        from pytest_llmbudget import runscope
+
+        scope = session.config.stash.get(runscope.SCOPE, None)
     if scope is not None:
         run.summary.run, run.summary.cassettes = scope.describe(
             session, run.outcomes, run.settings.cassette_dir
@@ -500,6 +329,8 @@ def _finish(run: RunState, session: pytest.Session) -> None:
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     run = terminalreporter.config.stash.get(RUN, None)
+    if run is not None and run.quiet:
+        terminalreporter.write_line("LLM budget: no LLM calls")
     if run is None or run.summary is None:
         return
     from pytest_llmbudget.report import terminal

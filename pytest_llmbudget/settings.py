@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TypeVar
+from typing import NamedTuple, TypeVar
 
 import pytest
 
-from pytest_llmbudget.budget import Limits
+from pytest_llmbudget.limits import Limits
 from pytest_llmbudget.recording.modes import RecordMode, default_mode
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
@@ -115,8 +114,9 @@ def _lines(config: pytest.Config, name: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if str(item).strip())
 
 
-@dataclass(frozen=True, slots=True)
-class Settings:
+class Settings(NamedTuple):
+    """Every option of the run, read and checked once (NamedTuple: see `Limits`)."""
+
     record_mode: RecordMode
     cassette_dir: Path | None
     hosts: frozenset[str]

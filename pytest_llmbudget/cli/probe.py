@@ -146,7 +146,7 @@ class Probe:
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         if not self._config.option.collectonly:
             return
-        from pytest_llmbudget.plugin import cassette_file
+        from pytest_llmbudget.runstate import cassette_file
 
         run = self._run()
         if run is None:

@@ -21,10 +21,10 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmbudget.intercept import tls
 from pytest_llmbudget.intercept.patching import patch_method
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
-from pytest_llmbudget.recording.recorder import Exchange, HttpRequest
 
 if TYPE_CHECKING:  # the cassette module loads YAML: not before the first LLM call
     from pytest_llmbudget.recording.cassette import StoredResponse
+    from pytest_llmbudget.recording.recorder import Exchange
 
 
 def _core_is_mocked(transport: Any, method_name: str) -> bool:
@@ -131,6 +131,8 @@ def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
             classification = recorder.classify(method, url, headers)
             if classification is None:
                 return original(self, request)
+            from pytest_llmbudget.recording.recorder import HttpRequest
+
             exchange = recorder.begin(
                 HttpRequest(method, url, headers, request.read()), classification
             )
@@ -163,6 +165,8 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
             classification = recorder.classify(method, url, headers)
             if classification is None:
                 return await original(self, request)
+            from pytest_llmbudget.recording.recorder import HttpRequest
+
             exchange = recorder.begin(
                 HttpRequest(method, url, headers, await request.aread()), classification
             )

@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmbudget.intercept import urllib3_tee
 from pytest_llmbudget.intercept.patching import patch_method
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
-from pytest_llmbudget.recording.recorder import Exchange, HttpRequest
 
 if TYPE_CHECKING:  # the cassette module loads YAML: not before the first LLM call
     from pytest_llmbudget.recording.cassette import StoredResponse
+    from pytest_llmbudget.recording.recorder import Exchange
 
 # urllib3 would try to de-chunk a replayed body that is already whole.
 _DROP_ON_REPLAY = frozenset({"transfer-encoding"})
@@ -81,6 +81,8 @@ def _build(original: Any) -> Any:
         body = _body_bytes(request.body)
         if classification is None or body is None:
             return original(self, request, *args, **kwargs)
+        from pytest_llmbudget.recording.recorder import HttpRequest
+
         described = HttpRequest(method=method, url=url, headers=headers, body=body)
         exchange = recorder.begin(described, classification)
         if exchange.replay is not None:

@@ -80,7 +80,7 @@ def init_builder(module: ModuleType) -> Callable[[Any], Any]:
 
         @functools.wraps(original)
         def init(self: Any, *args: Any, **kwargs: Any) -> None:
-            if signature is None or SWITCHBOARD.current() is None:
+            if signature is None or not SWITCHBOARD.active():
                 original(self, *args, **kwargs)
                 return
             try:

@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pytest_llmbudget.recording.recorder import Exchange
+if TYPE_CHECKING:
+    from pytest_llmbudget.recording.recorder import Exchange
 
 
 class _Tee:

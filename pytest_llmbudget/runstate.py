@@ -1,0 +1,368 @@
+"""One pytest session's state, and the per-test hooks that hand each test its recorder.
+
+pytest calls the per-test hooks for every test of a suite, and most tests
+make no LLM call: so a test gets a `RecorderSlot` (its recorder is made at
+its first call), and what only matters once calls happen - the outcome log,
+the per-test cost check, the recorder settings, gates and ledger - is
+registered or built when it first can matter, not for every run.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Generator, Sequence
+from decimal import Decimal
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import pytest
+
+from pytest_llmbudget.intercept.switchboard import SWITCHBOARD, RecorderSlot
+from pytest_llmbudget.limits import Limits, violation
+from pytest_llmbudget.recording.modes import RecordMode
+from pytest_llmbudget.settings import Settings, parse_count, parse_usd
+
+if TYPE_CHECKING:  # loaded when needed: the first LLM call, xdist, the end of a run
+    from _pytest.nodes import Node
+
+    from pytest_llmbudget.budget import RunGate
+    from pytest_llmbudget.ledger import Ledger
+    from pytest_llmbudget.recording.recorder import RecorderConfig, TestRecorder
+    from pytest_llmbudget.records import CallRecord
+    from pytest_llmbudget.shared_gate import SharedAdmissions
+    from pytest_llmbudget.summary import RunSummary
+
+RUN_ID_KEY = "llmbudget_run_id"
+SLOT = pytest.StashKey[RecorderSlot]()
+
+
+class Engine(NamedTuple):
+    """What recording and gating calls takes, built at the run's first LLM call."""
+
+    recorder_config: RecorderConfig
+    gate: RunGate
+    ledger: Ledger
+    shared: SharedAdmissions | None  # the run-wide gate of an xdist worker
+
+
+class OutcomeLog:
+    """Each test's outcome and place, for the reports: a failed phase wins.
+
+    Only tests with calls appear in the reports, so the log is registered at
+    the run's first call; from the start where other tests matter too: on an
+    xdist controller (its workers make the calls) and with ``--llm-report``
+    (which lists every test's cassette, for prune).
+    """
+
+    def __init__(self) -> None:
+        self.outcomes: dict[str, str] = {}
+        self.locations: dict[str, tuple[str, int | None]] = {}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        outcome: str = report.outcome
+        if outcome == "passed" and report.when != "call":
+            return  # every test has a call report or a setup report that is not "passed"
+        nodeid = report.nodeid
+        if nodeid not in self.locations:
+            self.locations[nodeid] = (report.location[0], report.location[1])
+        if self.outcomes.get(nodeid, "passed") == "passed":
+            if outcome == "failed" and report.when != "call":
+                outcome = "error"
+            self.outcomes[nodeid] = outcome
+
+
+class CostCheck:
+    """Fails a test whose calls cost more than its budget: registered once a test has one."""
+
+    def __init__(self, run: RunState) -> None:
+        self._run = run
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> None:
+        """After the test body (pytest's own call hook runs first)."""
+        __tracebackhide__ = True
+        slot = item.stash.get(SLOT, None)
+        recorder = slot.recorder if slot is not None else None
+        if recorder is None or not recorder.records:
+            return
+        limit, source = cost_limit(item, self._run.settings.limits)
+        cost = sum((record.cost_usd for record in recorder.records), Decimal(0))
+        if limit is None or cost <= limit:
+            return
+        from pytest_llmbudget.errors import LLMBudgetExceeded
+        from pytest_llmbudget.report.formatting import usd
+
+        message = (
+            f"{item.nodeid} cost {usd(cost)} in LLM calls (replayed included), "
+            f"over its budget of {usd(limit)} ({source})"
+        )
+        self._run.violate(
+            violation(
+                "test_budget", message, limit=float(limit), actual=float(cost), nodeid=item.nodeid
+            )
+        )
+        raise LLMBudgetExceeded(message, limit=float(limit), actual=float(cost), nodeid=item.nodeid)
+
+
+class RunState:
+    """What one pytest session knows: its settings, gates and every call made so far.
+
+    Registered as a plugin: the per-test hooks and the xdist controller's are
+    its methods. A plain class (and `Engine` a NamedTuple), not dataclasses:
+    every run imports this module, and a dataclass takes about a millisecond
+    to create.
+    """
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        pluginmanager: pytest.PytestPluginManager,
+        run_id: str,
+        warn: Callable[[str], None],
+        is_worker: bool,
+        log_outcomes: bool,
+    ) -> None:
+        self.settings = settings
+        self.pluginmanager = pluginmanager
+        self.hook = pluginmanager.hook
+        self.run_id = run_id
+        self.warn = warn
+        self.is_worker = is_worker
+        self.records: list[CallRecord] = []
+        self.violations: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+        self.summary: RunSummary | None = None
+        self.collection_order: list[str] = []  # xdist controller only
+        self.workers_done: set[str] = set()
+        self.workers_lost: list[str] = []
+        self.worker_counters: list[str] = []
+        self.built: Engine | None = None
+        self.quiet = False  # no call, nothing to write: the summary was not built
+        self.log = OutcomeLog()
+        self._logging = False
+        self._cost_check = False
+        if log_outcomes:
+            self._log_outcomes()
+
+    @property
+    def outcomes(self) -> dict[str, str]:
+        return self.log.outcomes
+
+    @property
+    def locations(self) -> dict[str, tuple[str, int | None]]:
+        return self.log.locations
+
+    def _log_outcomes(self) -> None:
+        # A worker's outcomes reach the reports through the controller's own log.
+        if not self._logging and not self.is_worker:
+            self._logging = True
+            self.pluginmanager.register(self.log, "llmbudget-outcomes")
+
+    def engine(self) -> Engine:
+        """The recorder settings, gates and ledger: made once, by the run's first LLM call."""
+        built = self.built
+        if built is None:
+            with self.lock:
+                built = self.built
+                if built is None:
+                    built = self.built = build_engine(self)
+            self._log_outcomes()
+        return built
+
+    def gate_violations(self) -> list[dict[str, Any]]:
+        return list(self.built.gate.violations) if self.built is not None else []
+
+    def add(self, record: CallRecord) -> None:
+        from pytest_llmbudget.accounting import account
+
+        account(record, self.hook)
+        if record.live:
+            engine = self.engine()
+            engine.gate.spent(record.cost_usd)
+            engine.ledger.add(record)
+        with self.lock:
+            self.records.append(record)
+
+    def violate(self, entry: dict[str, Any]) -> None:
+        with self.lock:
+            self.violations.append(entry)
+
+    # -- every test ------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        # The marker is read now, so that a malformed one fails the test that carries it.
+        usd_limit, calls = marker_limits(item)
+        if not self._cost_check and (
+            usd_limit is not None or self.settings.limits.test_budget_usd is not None
+        ):
+            self._cost_check = True
+            self.pluginmanager.register(CostCheck(self), "llmbudget-cost-check")
+        if calls is not None:
+            call_limit = (calls or None, "@pytest.mark.llm_budget(calls=...)")
+        else:
+            call_limit = (self.settings.limits.test_max_calls, "--llm-test-max-calls")
+        slot = RecorderSlot(partial(self._recorder, item, call_limit))
+        item.stash[SLOT] = slot
+        SWITCHBOARD.push(slot)
+
+    def _recorder(self, item: pytest.Item, call_limit: tuple[int | None, str]) -> TestRecorder:
+        from pytest_llmbudget.budget import TestGate
+        from pytest_llmbudget.recording.recorder import TestRecorder
+
+        return TestRecorder(
+            self.engine().recorder_config,
+            nodeid=item.nodeid,
+            cassette_path=lambda: cassette_file(item, self.settings),
+            on_call=self.add,
+            test_gate=TestGate(item.nodeid, *call_limit, report=self.violate),
+        )
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        try:
+            return (yield)
+        finally:
+            slot = item.stash.get(SLOT, None)
+            if slot is not None:
+                SWITCHBOARD.pop(slot)
+                recorder = slot.recorder
+                if recorder is None and self.settings.record_mode is RecordMode.REWRITE:
+                    recorder = slot.get()  # rewrite drops the cassette of a test that made no call
+                if recorder is not None:
+                    recorder.close()
+
+    # -- pytest-xdist, on the controller --------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: Sequence[str]) -> None:
+        if not self.collection_order:
+            self.collection_order = list(ids)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        """Every worker of this run shares its run id: the ledger's admissions are per run.
+
+        Not xdist's ``testrunuid``: users pin that (``--testrunuid``) across runs.
+        """
+        node.workerinput[RUN_ID_KEY] = self.run_id
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        """A worker is done: its calls and violations join the run's (once: xdist may say twice)."""
+        from pytest_llmbudget import workers
+
+        name = str(getattr(getattr(node, "gateway", None), "id", id(node)))
+        payload = getattr(node, "workeroutput", {}).get(workers.KEY)
+        with self.lock:
+            if name in self.workers_done or name in self.workers_lost:
+                return
+            if payload is None:  # the worker crashed before it could say
+                self.workers_lost.append(name)
+                return
+            self.workers_done.add(name)
+        result = workers.load(payload)
+        with self.lock:
+            self.records.extend(result.records)
+            self.violations.extend(result.violations)
+            if result.token_counter:
+                self.worker_counters.append(result.token_counter)
+
+
+def build_engine(run: RunState) -> Engine:
+    from pytest_llmbudget.budget import RunGate
+    from pytest_llmbudget.ledger import Ledger
+    from pytest_llmbudget.recording.recorder import RecorderConfig
+    from pytest_llmbudget.recording.scrub import Scrubber
+
+    settings = run.settings
+    hook = run.hook
+
+    def classify_with_hooks(request: Any) -> Any:
+        return hook.pytest_llmbudget_classify(request=request)
+
+    limits = settings.limits
+    ledger = Ledger(settings.ledger_path, run_id=run.run_id)
+    run_wide = (limits.budget_usd, limits.max_calls, limits.daily_budget_usd)
+    shared = None
+    if run.is_worker and any(limit is not None for limit in run_wide):
+        from pytest_llmbudget.shared_gate import SharedAdmissions
+
+        shared = SharedAdmissions(settings.ledger_path, run.run_id)
+    gate = RunGate(
+        limits,
+        spent_today=ledger.spent_last_day if limits.daily_budget_usd is not None else None,
+        warn=run.warn,
+        shared=shared,
+    )
+    config = RecorderConfig(
+        mode=settings.record_mode,
+        scrubber=Scrubber(settings.redact_headers),
+        match_ignore=settings.match_ignore,
+        record_errors=settings.record_errors,
+        extra_hosts=settings.hosts,
+        rootdir=settings.rootdir,
+        classifier=classify_with_hooks,
+        run_gate=gate,
+        run_id=run.run_id,
+    )
+    return Engine(recorder_config=config, gate=gate, ledger=ledger, shared=shared)
+
+
+def closest_marker(item: pytest.Item, name: str) -> pytest.Mark | None:
+    """What ``item.get_closest_marker(name)`` answers, walking the nodes by hand.
+
+    pytest's version chains three generators; for every test of a suite that
+    cost more than everything else this module does per test.
+    """
+    node: Node | None = item
+    while node is not None:
+        for mark in node.own_markers:
+            if mark.name == name:
+                return mark
+        node = node.parent
+    return None
+
+
+def cassette_file(item: pytest.Item, settings: Settings) -> Path:
+    """A test's cassette: named by its ``llm_cassette`` marker, else by pytest-recording's rule."""
+    from pytest_llmbudget.recording.naming import cassette_path
+
+    marker = closest_marker(item, "llm_cassette")
+    marker_name = str(marker.args[0]) if marker is not None and marker.args else None
+    cls = getattr(item, "cls", None)
+    return cassette_path(
+        test_file=item.path,
+        test_name=item.name,
+        class_name=cls.__name__ if cls is not None else None,
+        cassette_dir=settings.cassette_dir,
+        marker_name=marker_name,
+    )
+
+
+def marker_limits(item: pytest.Item) -> tuple[Decimal | None, int | None]:
+    """The ``llm_budget`` marker's ``usd`` and ``calls``; a malformed marker is a usage error."""
+    marker = closest_marker(item, "llm_budget")
+    if marker is None:
+        return None, None
+    unknown = set(marker.kwargs) - {"usd", "calls"}
+    if unknown or marker.args:
+        raise pytest.UsageError(
+            f"{item.nodeid}: @pytest.mark.llm_budget takes usd= and calls= only"
+        )
+    usd_limit = marker.kwargs.get("usd")
+    calls = marker.kwargs.get("calls")
+    return (
+        parse_usd(usd_limit, "llm_budget(usd=...)") if usd_limit is not None else None,
+        parse_count(calls, "llm_budget(calls=...)") if calls is not None else None,
+    )
+
+
+def cost_limit(item: pytest.Item, limits: Limits) -> tuple[Decimal | None, str]:
+    """The test's cost budget and where it was set: its marker wins over the option."""
+    usd_limit, _calls = marker_limits(item)
+    if usd_limit is not None:
+        return usd_limit, "@pytest.mark.llm_budget(usd=...)"
+    return limits.test_budget_usd, "--llm-test-budget"
