@@ -17,6 +17,7 @@ hundreds of milliseconds to import.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterator, Mapping
@@ -203,6 +204,7 @@ _PRIVATE_NETWORKS = (
 _networks: tuple[IPv4Network | IPv6Network, ...] | None = None
 
 
+@functools.lru_cache(maxsize=1024)  # asked for every call a suite prices, of a few hosts
 def is_local_host(host: str) -> bool:
     """Whether ``host`` is this machine or a private network.
 
@@ -237,6 +239,7 @@ def is_local_host(host: str) -> bool:
     return any(address in network for network in _networks)
 
 
+@functools.lru_cache(maxsize=1024)
 def _host_serves(host: str, provider: str) -> bool:
     """Whether ``host`` is one of ``provider``'s own API hosts (not a proxy or a local server)."""
     from pytest_llmbudget.classify import classify
@@ -333,6 +336,9 @@ class PriceBook:
         self._free_hosts = frozenset(host.lower().rstrip(".") for host in free_hosts)
         self._lock = threading.Lock()
         self._resolved: dict[tuple[str, str | None, bool], _Lookup | None] = {}
+        # Flat prices (one price per token kind, whatever the hour): priced by
+        # `Rates` after the first call, without genai-prices. None: not flat.
+        self._rates: dict[tuple[str, str | None, bool], Rates | None] = {}
 
     # -- public ------------------------------------------------------------
 
@@ -423,19 +429,29 @@ class PriceBook:
     def _genai_cost(
         self, model: str, provider: str | None, own_host: bool, usage: Usage, at: datetime | None
     ) -> Decimal | None:
-        genai = _genai_prices()
         cached = max(usage.cached_tokens, 0)
         written = max(usage.cache_write_tokens, 0)
+        # genai-prices counts cache reads and writes inside input_tokens, as we do;
+        # never let a provider's odd report make the input smaller than its parts.
+        input_tokens = max(usage.input_tokens, cached + written, 0)
+        output_tokens = max(usage.output_tokens, 0)
+        key = (model, provider, own_host)
+        rates = self._rates.get(key)
+        if rates is not None:
+            return rates.cost(input_tokens, cached, written, output_tokens)
+        genai = _genai_prices()
         genai_usage = genai.Usage(
-            # genai-prices counts cache reads and writes inside input_tokens, as we do;
-            # never let a provider's odd report make the input smaller than its parts.
-            input_tokens=max(usage.input_tokens, cached + written, 0),
-            output_tokens=max(usage.output_tokens, 0),
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
             cache_read_tokens=cached,
             cache_write_tokens=written,
         )
         found = self._calculate(model, provider, own_host, genai_usage, at)
-        return None if found is None else _as_decimal(found.total_price)
+        if found is None:
+            return None
+        if key not in self._rates:
+            self._rates[key] = flat_rates(found.model, found.provider)
+        return _as_decimal(found.total_price)
 
     def _calculate(
         self,
@@ -480,6 +496,86 @@ class PriceBook:
             with self._lock:
                 self._resolved[key] = None
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Rates:
+    """A flat-priced model's cost as a formula: USD per million tokens of each kind.
+
+    genai-prices takes about 60 us a call to work out what a flat price gives
+    (it decomposes the usage into its units, validates them, then multiplies);
+    a replayed suite pays that on every call. The rates are read off
+    genai-prices' own answers (see `flat_rates`), so they price exactly as it does.
+    """
+
+    base: Decimal  # per call (a per-request price), in USD
+    input: Decimal  # every input token, cache reads and writes included
+    cache_read: Decimal  # what a cache read costs over a plain input token
+    cache_write: Decimal  # what a cache write costs over a plain input token
+    output: Decimal
+
+    def cost(self, input_tokens: int, cache_read: int, cache_write: int, output: int) -> Decimal:
+        per_million = (
+            self.input * input_tokens
+            + self.cache_read * cache_read
+            + self.cache_write * cache_write
+            + self.output * output
+        )
+        return self.base + per_million / _MILLION
+
+
+# Usages whose answers must match the formula before it replaces genai-prices:
+# (input, cache read, cache write, output), with input >= cache read + write.
+_CHECKS = (
+    (12_345_678, 2_345_678, 345_678, 4_567_890),
+    (1_234_567, 234_567, 34_567, 456_789),
+    (3_000, 0, 0, 1),
+    (7, 3, 2, 5),
+)
+
+
+def flat_rates(model: Any, provider: Any) -> Rates | None:
+    """``model``'s rates when its price is flat, else None (genai-prices prices each call).
+
+    Flat: one price for every hour (no conditional prices) and per token kind
+    (no tiers by prompt size). The rates are what genai-prices charges for a
+    million tokens of each kind; the formula is then checked against
+    genai-prices on other usages, and not used unless every answer is equal.
+    """
+    genai = _genai_prices()
+    from genai_prices import types as genai_types
+
+    prices = model.prices
+    if not isinstance(prices, genai_types.ModelPrice):
+        return None
+    if not all(value is None or isinstance(value, Decimal) for value in vars(prices).values()):
+        return None
+
+    def charged(input_tokens: int, cache_read: int, cache_write: int, output: int) -> Decimal:
+        usage = genai.Usage(
+            input_tokens=input_tokens,
+            cache_read_tokens=cache_read,
+            cache_write_tokens=cache_write,
+            output_tokens=output,
+        )
+        return _as_decimal(model.calc_price(usage, provider).total_price)
+
+    million = 1_000_000
+    try:
+        base = charged(0, 0, 0, 0)
+        inputs = charged(million, 0, 0, 0)
+        rates = Rates(
+            base=base,
+            input=inputs - base,
+            cache_read=charged(million, million, 0, 0) - inputs,
+            cache_write=charged(million, 0, million, 0) - inputs,
+            output=charged(0, 0, 0, million) - base,
+        )
+        if any(rates.cost(*usage) != charged(*usage) for usage in _CHECKS):
+            return None
+    except Exception:  # price data genai-prices itself cannot use: it stays the judge
+        return None
+    return rates
 
 
 def _lookups(model: str, provider: str | None, own_host: bool) -> Iterator[_Lookup]:

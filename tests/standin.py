@@ -33,6 +33,7 @@ import os
 import re
 import signal
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -130,9 +131,18 @@ class StandIn:
     Every request counts as a hit and is recorded, whatever the answer.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, chunk_delay: float = 0.0) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        chunk_delay: float = 0.0,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._host = host
         self._port = port
+        # A server-side context: then the stand-in speaks HTTPS, as the providers do.
+        self.tls = tls
         # Seconds between two events of a stream: lets timing code tell a
         # stream passed through as it arrives from one read whole first.
         self.chunk_delay = chunk_delay
@@ -202,7 +212,7 @@ class StandIn:
         """The base URL, without a trailing slash or a path."""
         if self._port == 0:
             raise RuntimeError("the stand-in has no port until it is started")
-        return f"http://{self._host}:{self._port}"
+        return f"{'https' if self.tls else 'http'}://{self._host}:{self._port}"
 
     @property
     def hits(self) -> int:
@@ -284,6 +294,12 @@ class _Server(ThreadingHTTPServer):
         connection, address = super().get_request()
         # Without this every small write waits for the peer's delayed ACK.
         connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.owner.tls is not None:
+            # The handshake waits for the handler's thread: a client that fails it
+            # (an unknown certificate) must not hold up the accepting loop.
+            connection = self.owner.tls.wrap_socket(
+                connection, server_side=True, do_handshake_on_connect=False
+            )
         return connection, address
 
     def handle_error(self, request: Any, client_address: Any) -> None:

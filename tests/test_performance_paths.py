@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import ssl
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +19,7 @@ from typing import Any
 
 import httpx2
 import pytest
+import trustme
 from helpers import load_cassette, result_of, write_test
 from standin import StandIn
 
@@ -191,44 +193,137 @@ def test_the_cache_api_round_trips_and_checks_the_digest(tmp_path: Path) -> None
 # -- TLS contexts ---------------------------------------------------------------------------
 
 
-def test_clients_built_in_a_test_share_one_default_tls_context(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+@pytest.fixture(scope="module")
+def https_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[StandIn, Path]]:
+    """The stand-in over HTTPS, with a certificate from a test CA; and that CA's PEM file."""
+    authority = trustme.CA()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("127.0.0.1").configure_cert(context)
+    ca_file = tmp_path_factory.mktemp("ca") / "ca.pem"
+    authority.cert_pem.write_to_path(str(ca_file))
+    with StandIn(tls=context) as server:
+        yield server, ca_file
+
+
+TLS_TEST = """
+import ssl
+import httpx, httpx2, openai
+from pytest_llmbudget.intercept import tls
+
+def context(client):
+    return client._transport._pool._ssl_context
+
+AT_IMPORT = httpx2.Client()
+
+def test_tls():
+    own = ssl.create_default_context()
+    a, b = httpx2.Client(), httpx2.Client(timeout=3)
+    h2 = httpx2.HTTPTransport(http2=True)  # the h2 package is not needed to build one
+    unverified = httpx2.Client(verify=False)
+    given = httpx2.Client(verify=own)
+    x = httpx.Client()
+    sdk = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    before = len(tls._contexts)
+    answer = sdk.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": "over TLS"}]
+    ).choices[0].message.content
+    after_call = len(tls._contexts)
+    for client in (a, b, x):  # not LLM calls: sent untouched, over verified TLS too
+        assert client.get(URL + "/health").status_code in (200, 404)
+    save({
+        "answer": answer,
+        "loaded before the first call": before,
+        "loaded by the call": after_call,
+        "shared": context(a) is context(b) and context(a) is context(sdk._client),
+        "httpx apart from httpx2": context(x) is not context(a),
+        "http2 unused, not loaded": h2._llmbudget_tls_pending == (True, True, True),
+        "at import apart": context(AT_IMPORT) is not context(a),
+        "verify=False untouched": context(unverified).verify_mode == ssl.CERT_NONE,
+        "given context kept": context(given) is own,
+        "verifies": context(a).verify_mode == ssl.CERT_REQUIRED and context(a).check_hostname,
+    })
+"""
+
+
+def test_clients_built_in_a_test_share_one_tls_context_loaded_at_the_first_request(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    https_standin: tuple[StandIn, Path],
 ) -> None:
+    server, ca_file = https_standin
+    server.reset()
+    monkeypatch.setenv("STANDIN_URL", server.url)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
+    write_test(pytester, "test_tls", TLS_TEST)
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
+    result = result_of(pytester)
+    assert result.pop("answer")
+    assert result.pop("loaded before the first call") == 0, "clients built, no trust store loaded"
+    assert result.pop("loaded by the call") == 1
+    assert all(result.values()), result
+    assert server.hits >= 4, "the LLM call and the three plain requests reached the server"
+    assert not hasattr(httpx2.HTTPTransport.__init__, "__llmbudget_original__"), "unpatched after"
+
+
+def test_a_replay_never_loads_the_trust_store(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    https_standin: tuple[StandIn, Path],
+) -> None:
+    server, ca_file = https_standin
+    monkeypatch.setenv("STANDIN_URL", server.url)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
     monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
     write_test(
         pytester,
-        "test_tls",
+        "test_replayed",
         """
-        import ssl
-        import httpx, httpx2
+        import openai
+        from pytest_llmbudget.intercept import tls
 
-        def context(client):
-            return client._transport._pool._ssl_context
-
-        AT_IMPORT = httpx2.Client()
-
-        def test_tls():
-            own = ssl.create_default_context()
-            a, b = httpx2.Client(), httpx2.Client(timeout=3)
-            h2 = httpx2.HTTPTransport(http2=True)  # the h2 package is not needed to build one
-            unverified = httpx2.Client(verify=False)
-            given = httpx2.Client(verify=own)
-            x, y = httpx.Client(), httpx.Client()
-            save({
-                "shared": context(a) is context(b),
-                "httpx shared": context(x) is context(y),
-                "httpx apart from httpx2": context(x) is not context(a),
-                "http2 apart": h2._pool._ssl_context is not context(a),
-                "at import apart": context(AT_IMPORT) is not context(a),
-                "verify=False untouched": context(unverified).verify_mode == ssl.CERT_NONE,
-                "given context kept": context(given) is own,
-                "verifies": context(a).verify_mode == ssl.CERT_REQUIRED and context(a).check_hostname,
-            })
+        def test_replayed():
+            sdk = openai.AsyncOpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+            async def ask():
+                answer = await sdk.chat.completions.create(
+                    model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}]
+                )
+                return answer.choices[0].message.content
+            save({"answer": asyncio.run(ask()), "contexts": len(tls._contexts)})
         """,
     )
-    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
-    assert all(result_of(pytester).values()), result_of(pytester)
-    assert not hasattr(httpx2.HTTPTransport.__init__, "__llmbudget_original__"), "unpatched after"
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
+    recorded = result_of(pytester)
+    assert recorded["contexts"] == 1, "the live call loaded it"
+    server.reset()
+    monkeypatch.delenv("SSL_CERT_FILE")  # a replay needs no trust at all
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=1)
+    assert result_of(pytester) == {"answer": recorded["answer"], "contexts": 0}
+    assert server.hits == 0
+
+
+def test_a_live_call_to_an_untrusted_server_still_fails_verification(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    https_standin: tuple[StandIn, Path],
+) -> None:
+    """Deferred is not relaxed: without the test CA the certificate is refused."""
+    server, _ca_file = https_standin
+    monkeypatch.setenv("STANDIN_URL", server.url)
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    write_test(
+        pytester,
+        "test_untrusted",
+        """
+        import httpx2, pytest
+
+        def test_untrusted():
+            # (any class: in-process pytester runs may import httpcore2 twice)
+            with pytest.raises(Exception, match="CERTIFICATE_VERIFY_FAILED"):
+                httpx2.post(URL + "/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": []})
+        """,
+    )
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
 
 
 # -- streams copied as they are read --------------------------------------------------------

@@ -125,11 +125,13 @@ def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
             __tracebackhide__ = True
             recorder = SWITCHBOARD.current()
             if recorder is None or _core_is_mocked(self, "handle_request"):
+                tls.ready(module, self)
                 return original(self, request)
             method, url = request.method, str(request.url)
             headers = list(request.headers.multi_items())
             classification = recorder.classify(method, url, headers)
             if classification is None:
+                tls.ready(module, self)
                 return original(self, request)
             from pytest_llmbudget.recording.recorder import HttpRequest
 
@@ -139,6 +141,7 @@ def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
             if exchange.replay is not None:
                 return _replay(module, exchange.replay)
             try:
+                tls.ready(module, self)
                 response = original(self, request)
             except BaseException:
                 exchange.abort()
@@ -159,11 +162,13 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
             __tracebackhide__ = True
             recorder = SWITCHBOARD.current()
             if recorder is None or _core_is_mocked(self, "handle_async_request"):
+                tls.ready(module, self)
                 return await original(self, request)
             method, url = request.method, str(request.url)
             headers = list(request.headers.multi_items())
             classification = recorder.classify(method, url, headers)
             if classification is None:
+                tls.ready(module, self)
                 return await original(self, request)
             from pytest_llmbudget.recording.recorder import HttpRequest
 
@@ -173,6 +178,7 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
             if exchange.replay is not None:
                 return _replay(module, exchange.replay)
             try:
+                tls.ready(module, self)
                 response = await original(self, request)
             except BaseException:
                 exchange.abort()

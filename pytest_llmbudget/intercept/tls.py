@@ -16,6 +16,15 @@ protocols on the context before each handshake, so the transports sharing
 one always set the same list), and the ``SSL_CERT_FILE``, ``SSL_CERT_DIR``
 and ``SSLKEYLOGFILE`` variables it reads. A transport given a context, a path,
 ``verify=False`` or a client certificate is left exactly as it was.
+
+When: a context's trust store is loaded at the transport's first request
+that leaves the process, not when it is built. Until then the transport's
+connection pool holds a placeholder context that trusts nothing: a suite
+whose calls all replay never loads the trust store at all (a third of a
+second of CPU on a slow machine), and should a request ever get past us
+with the placeholder (a client built in a test and used after the session
+ended, when nothing is patched any more), it fails verification: closed,
+never open.
 """
 
 from __future__ import annotations
@@ -38,6 +47,35 @@ _ENVIRONMENT = ("SSL_CERT_FILE", "SSL_CERT_DIR", "SSLKEYLOGFILE")
 _NAMES = frozenset({"verify", "cert", "trust_env", "http1", "http2"})
 _contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
 _lock = threading.Lock()
+_ready_lock = threading.Lock()
+# On a transport whose pool still holds the placeholder: how to build its real context.
+_PENDING = "_llmbudget_tls_pending"
+_placeholder: ssl.SSLContext | None = None
+
+
+def _placeholder_context() -> ssl.SSLContext:
+    """A client context that trusts no certificate: one per process, cheap to make."""
+    global _placeholder
+    if _placeholder is None:
+        import ssl
+
+        _placeholder = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    return _placeholder
+
+
+def ready(module: ModuleType, transport: Any) -> None:
+    """Give ``transport`` its real context before a request leaves through it (once)."""
+    if getattr(transport, _PENDING, None) is None:
+        return
+    with _ready_lock:
+        pending = getattr(transport, _PENDING, None)
+        if pending is None:
+            return
+        trust_env, http1, http2 = pending
+        transport._pool._ssl_context = shared_context(
+            module, trust_env=trust_env, http1=http1, http2=http2
+        )
+        delattr(transport, _PENDING)
 
 
 def shared_context(module: ModuleType, *, trust_env: bool, http1: bool, http2: bool) -> Any:
@@ -90,13 +128,24 @@ def init_builder(module: ModuleType) -> Callable[[Any], Any]:
                 return
             bound.apply_defaults()
             arguments = bound.arguments
-            if arguments["verify"] is True and arguments["cert"] is None:
-                arguments["verify"] = shared_context(
-                    module,
-                    trust_env=bool(arguments["trust_env"]),
-                    http1=bool(arguments["http1"]),
-                    http2=bool(arguments["http2"]),
-                )
+            if arguments["verify"] is not True or arguments["cert"] is not None:
+                original(*bound.args, **bound.kwargs)
+                return
+            pending = (
+                bool(arguments["trust_env"]),
+                bool(arguments["http1"]),
+                bool(arguments["http2"]),
+            )
+            placeholder = arguments["verify"] = _placeholder_context()
+            original(*bound.args, **bound.kwargs)
+            if getattr(getattr(self, "_pool", None), "_ssl_context", None) is placeholder:
+                setattr(self, _PENDING, pending)
+                return
+            # A pool laid out otherwise than we know: its real context, now.
+            trust_env, http1, http2 = pending
+            arguments["verify"] = shared_context(
+                module, trust_env=trust_env, http1=http1, http2=http2
+            )
             original(*bound.args, **bound.kwargs)
 
         return init

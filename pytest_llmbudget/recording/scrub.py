@@ -46,7 +46,7 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
     if environ is None:
         raw = getattr(os.environ, "_data", None)
         if isinstance(raw, dict) and os.supports_bytes_environ:
-            return _raw_env_secrets(raw)
+            return _current_env_secrets(raw)
         environ = os.environ
     return {
         value
@@ -56,6 +56,18 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
 
 
 _RAW_SUFFIXES = tuple(suffix.encode("ascii") for suffix in ENV_SUFFIXES)
+# The environment as last read, and its secrets: comparing two dicts is one C
+# call, reading the secrets out of every variable again is a Python loop per call.
+_last_read: tuple[dict[bytes, bytes], frozenset[str]] = ({}, frozenset())
+
+
+def _current_env_secrets(raw: dict[bytes, bytes]) -> set[str]:
+    global _last_read
+    seen, secrets = _last_read
+    if raw != seen:
+        secrets = frozenset(_raw_env_secrets(raw))
+        _last_read = (dict(raw), secrets)
+    return set(secrets)
 
 
 def _raw_env_secrets(raw: dict[bytes, bytes]) -> set[str]:
