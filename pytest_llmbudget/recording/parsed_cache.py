@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import gc
 import hashlib
 import os
 import pickle
@@ -122,7 +121,7 @@ class ParsedCache:
             with open(self._slot(path), "rb") as stream:
                 if stream.readline() != self._header(digest, ignore):
                     return None  # another version of the file, other keys, or not ours
-                entry = _load(stream)
+                entry = _PlainUnpickler(stream).load()
         except FileNotFoundError:
             return None
         except Exception:  # a damaged entry: parse the YAML, the next put replaces it
@@ -154,19 +153,6 @@ class ParsedCache:
         ignore_file = self.directory.parent / ".gitignore"
         if not ignore_file.exists():
             ignore_file.write_text("# Created by pytest-llmbudget: parsed cassettes.\n*\n")
-
-
-def _load(stream: Any) -> Any:
-    """Unpickle with the garbage collector paused: the thousands of containers an entry
-    makes would set off collections that walk everything the test process holds, several
-    times the cost of the load itself. An entry is plain data: it makes no cycle to collect."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        return _PlainUnpickler(stream).load()
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _valid(entry: Any) -> Parsed | None:
