@@ -46,7 +46,9 @@ def _price_book(settings: Settings) -> PriceBook:
             overrides = load_overrides(settings.prices_file)
         except PriceFileError as error:
             raise pytest.UsageError(f"llm_prices: {error}") from None
-    return PriceBook(overrides, settings.free_hosts)
+    from pytest_llmbudget.rates_cache import RatesCache
+
+    return PriceBook(overrides, settings.free_hosts, RatesCache.under(settings.rootdir))
 
 
 def _price_book_factory(settings: Settings) -> Callable[[], PriceBook]:

@@ -27,10 +27,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbudget.rates_cache import NOT_FLAT, UNKNOWN
 from pytest_llmbudget.records import Usage
 
 if TYPE_CHECKING:
     from ipaddress import IPv4Network, IPv6Network
+
+    from pytest_llmbudget.rates_cache import RatesCache
 
 __all__ = [
     "GENAI_PRICES_PROVIDERS",
@@ -331,14 +334,17 @@ class PriceBook:
         self,
         overrides: Mapping[str, ModelPrice] = {},
         free_hosts: frozenset[str] = frozenset(),
+        cache: RatesCache | None = None,
     ) -> None:
         self._overrides = {name.lower(): _exact(price) for name, price in overrides.items()}
         self._free_hosts = frozenset(host.lower().rstrip(".") for host in free_hosts)
         self._lock = threading.Lock()
         self._resolved: dict[tuple[str, str | None, bool], _Lookup | None] = {}
-        # Flat prices (one price per token kind, whatever the hour): priced by
-        # `Rates` after the first call, without genai-prices. None: not flat.
-        self._rates: dict[tuple[str, str | None, bool], Rates | None] = {}
+        # What genai-prices answered per (model, provider, own host): flat `Rates`
+        # (priced by formula from then on), UNKNOWN, or NOT_FLAT (asked each call).
+        # ``cache`` keeps them between runs.
+        self._answers: dict[tuple[str, str | None, bool], Rates | str] = {}
+        self._cache = cache
 
     # -- public ------------------------------------------------------------
 
@@ -436,9 +442,15 @@ class PriceBook:
         input_tokens = max(usage.input_tokens, cached + written, 0)
         output_tokens = max(usage.output_tokens, 0)
         key = (model, provider, own_host)
-        rates = self._rates.get(key)
-        if rates is not None:
-            return rates.cost(input_tokens, cached, written, output_tokens)
+        answer = self._answers.get(key)
+        if answer is None and self._cache is not None:
+            answer = self._cache.get(key)
+            if answer is not None:
+                self._answers[key] = answer
+        if isinstance(answer, Rates):
+            return answer.cost(input_tokens, cached, written, output_tokens)
+        if answer == UNKNOWN:
+            return None
         genai = _genai_prices()
         genai_usage = genai.Usage(
             input_tokens=input_tokens,
@@ -448,10 +460,19 @@ class PriceBook:
         )
         found = self._calculate(model, provider, own_host, genai_usage, at)
         if found is None:
+            with self._lock:
+                unknown = key in self._resolved and self._resolved[key] is None
+            if unknown:  # no lookup found it (not a failure to price it)
+                self._remember(key, UNKNOWN)
             return None
-        if key not in self._rates:
-            self._rates[key] = flat_rates(found.model, found.provider)
+        if answer is None:
+            self._remember(key, flat_rates(found.model, found.provider) or NOT_FLAT)
         return _as_decimal(found.total_price)
+
+    def _remember(self, key: tuple[str, str | None, bool], answer: Rates | str) -> None:
+        self._answers[key] = answer
+        if self._cache is not None:
+            self._cache.put(key, answer)
 
     def _calculate(
         self,

@@ -146,13 +146,17 @@ class ParsedCache:
                 raise
 
     def _ensure_directory(self) -> None:
-        if self.directory.is_dir():
-            return
-        self.directory.mkdir(parents=True, exist_ok=True)
-        # Like .pytest_cache: a cache folder keeps itself out of version control.
-        ignore_file = self.directory.parent / ".gitignore"
-        if not ignore_file.exists():
-            ignore_file.write_text("# Created by pytest-llmbudget: parsed cassettes.\n*\n")
+        if not self.directory.is_dir():
+            ensure_cache_folder(self.directory.parent)
+            self.directory.mkdir(parents=True, exist_ok=True)
+
+
+def ensure_cache_folder(folder: Path) -> None:
+    """``.llmbudget/cache``; like .pytest_cache, it keeps itself out of version control."""
+    folder.mkdir(parents=True, exist_ok=True)
+    ignore_file = folder / ".gitignore"
+    if not ignore_file.exists():
+        ignore_file.write_text("# Created by pytest-llmbudget: caches.\n*\n")
 
 
 def _valid(entry: Any) -> Parsed | None:

@@ -1,0 +1,140 @@
+"""What genai-prices answered for each model, kept between runs: a replay need not import it.
+
+genai-prices builds its whole price table the first time it prices a call:
+about 190 million instructions, a tenth of a second on a slow machine, in
+every run, for answers that only change when genai-prices does. So each
+model a run priced is written to ``<rootdir>/.llmbudget/cache/rates.json``:
+its flat `Rates`, or that genai-prices does not know it. A later run with
+the same genai-prices (its data file, found without importing it) and the
+same pricing code reads them back; anything else, a model it has not seen,
+or a price that is not flat, goes to genai-prices as before.
+
+Like the parsed-cassette cache: written atomically, never trusted when its
+key differs, and ignored (then replaced) when it does not read back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import os
+import tempfile
+import threading
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pytest_llmbudget.pricing import Rates
+
+FORMAT = 1
+UNKNOWN = "unknown"  # genai-prices has no price for the model: no need to ask it again
+# A model priced by genai-prices on each call (tiered or hourly prices): asking is needed.
+NOT_FLAT = "not-flat"
+
+Key = tuple[str, str | None, bool]
+
+
+def _stamp() -> str | None:
+    """Names the genai-prices install and our pricing code; None when genai-prices is missing."""
+    try:
+        spec = importlib.util.find_spec("genai_prices")
+    except (ImportError, ValueError):
+        return None
+    if spec is None or spec.origin is None:
+        return None
+    hashed = hashlib.sha256(b"%d" % FORMAT)
+    try:
+        for name in ("__init__.py", "data.py"):
+            info = os.stat(Path(spec.origin).parent / name)
+            hashed.update(f"{name} {info.st_size} {info.st_mtime_ns}\n".encode())
+        hashed.update(Path(__file__).with_name("pricing.py").read_bytes())
+    except OSError:
+        return None
+    hashed.update(spec.origin.encode("utf-8", "surrogateescape"))
+    return hashed.hexdigest()[:32]
+
+
+def _name(key: Key) -> str:
+    model, provider, own_host = key
+    return json.dumps([model, provider, own_host])
+
+
+class RatesCache:
+    """One project's file of answers; safe to share between threads."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._answers: dict[str, Any] | None = None
+        self._stamp: str | None = None
+
+    @classmethod
+    def under(cls, rootdir: Path) -> RatesCache:
+        return cls(rootdir / ".llmbudget" / "cache" / "rates.json")
+
+    def _load(self) -> dict[str, Any]:
+        if self._answers is None:
+            self._stamp = _stamp()
+            answers: dict[str, Any] = {}
+            with contextlib.suppress(OSError, ValueError):
+                document = json.loads(self.path.read_text(encoding="utf-8"))
+                if (
+                    isinstance(document, dict)
+                    and self._stamp is not None
+                    and document.get("stamp") == self._stamp
+                    and isinstance(document.get("answers"), dict)
+                ):
+                    answers = document["answers"]
+            self._answers = answers
+        return self._answers
+
+    def get(self, key: Key) -> Rates | str | None:
+        """The stored answer for ``key``: `Rates`, `UNKNOWN`, `NOT_FLAT`; None when not stored."""
+        with self._lock:
+            raw = self._load().get(_name(key))
+        if raw in (UNKNOWN, NOT_FLAT):
+            return str(raw)
+        if not (isinstance(raw, list) and len(raw) == 5 and all(isinstance(x, str) for x in raw)):
+            return None
+        from pytest_llmbudget.pricing import Rates
+
+        try:
+            return Rates(*(Decimal(value) for value in raw))
+        except InvalidOperation:
+            return None
+
+    def put(self, key: Key, answer: Rates | str) -> None:
+        """Store ``answer`` and write the file; giving up silently (a read-only checkout)."""
+        stored: Any = (
+            answer
+            if isinstance(answer, str)
+            else [
+                str(answer.base),
+                str(answer.input),
+                str(answer.cache_read),
+                str(answer.cache_write),
+                str(answer.output),
+            ]
+        )
+        with self._lock:
+            answers = self._load()
+            if self._stamp is None or answers.get(_name(key)) == stored:
+                return
+            answers[_name(key)] = stored
+            document = {"stamp": self._stamp, "answers": answers}
+            with contextlib.suppress(OSError):
+                from pytest_llmbudget.recording.parsed_cache import ensure_cache_folder
+
+                ensure_cache_folder(self.path.parent)
+                handle, temp_name = tempfile.mkstemp(prefix=".rates.", dir=self.path.parent)
+                try:
+                    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                        json.dump(document, stream, indent=0, sort_keys=True)
+                    os.replace(temp_name, self.path)
+                except BaseException:
+                    with contextlib.suppress(OSError):
+                        os.unlink(temp_name)
+                    raise
