@@ -27,7 +27,7 @@ import suite_replay
 import suite_scaling
 import suite_startup
 import suite_streams
-from harness import load_standin, progress
+from harness import load_standin, progress, valgrind
 from report import Section, checks_table
 
 SUITES = ("replay", "scaling", "streams", "startup", "memory")
@@ -75,6 +75,14 @@ def main(argv: list[str] | None = None) -> int:
         default=list(SUITES),
         help=f"comma-separated suites to run (default: all of {','.join(SUITES)})",
     )
+    parser.add_argument(
+        "--no-instructions",
+        action="store_true",
+        help=(
+            "skip counting instructions with valgrind (suites 1 and 4; counted by default "
+            "when valgrind is installed, except with --quick)"
+        ),
+    )
     args = parser.parse_args(argv)
     repeat = max(1, args.repeat or (1 if args.quick else 3))
     # The close ratios (suites 1 and 4) get more runs; memory barely moves.
@@ -84,12 +92,15 @@ def main(argv: list[str] | None = None) -> int:
     standin_class = load_standin()
     standin = standin_class().start()
     quick = bool(args.quick)
+    instructions = not quick and not args.no_instructions and valgrind() is not None
     try:
         with tempfile.TemporaryDirectory(prefix="llmbudget-bench-") as tmp:
             root = Path(tmp)
             url = standin.url
             if "replay" in args.suites:
-                replay = suite_replay.Options(tests=40, calls=25, repeat=more)
+                replay = suite_replay.Options(
+                    tests=40, calls=25, repeat=more, instructions=instructions
+                )
                 sections.append(suite_replay.run(root, url, replay))
             if "scaling" in args.suites:
                 scaling = suite_scaling.Options(
@@ -104,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
                 sections.append(suite_streams.run(root, standin_class, streams))
             if "startup" in args.suites:
                 # Short runs, small differences: more of them.
-                startup = suite_startup.Options(repeat=2 * more - 1)
+                startup = suite_startup.Options(repeat=4 * more + 1, instructions=instructions)
                 sections.append(suite_startup.run(root, startup))
             if "memory" in args.suites:
                 memory = suite_memory.Options(

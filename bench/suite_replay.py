@@ -21,6 +21,9 @@ from harness import (
     VCR_ONLY,
     BenchError,
     Run,
+    count_instructions,
+    count_side_by_side,
+    instructions_note,
     progress,
     ratio,
     round_robin,
@@ -40,6 +43,8 @@ class Options:
     tests: int
     calls: int
     repeat: int
+    # Also count the instructions of one floor and one warm replay (valgrind).
+    instructions: bool = False
 
 
 def parsed_cache(workdir: Path) -> Path:
@@ -80,6 +85,17 @@ def run(root: Path, base_url: str, options: Options) -> Section:
     }
     ours()  # fill the parsed cache, as the first replay after recording does
     results = round_robin(configurations, options.repeat, "suite 1")
+    counted: dict[str, int] = {}
+    if options.instructions:
+        progress("suite 1: counting instructions (valgrind) ...")
+        counted = count_side_by_side(
+            {
+                FLOOR: lambda: count_instructions(
+                    workdir, NEITHER, env=workload.memory_env(base_url)
+                ),
+                OURS: lambda: count_instructions(workdir, OURS_REPLAY, env=http),
+            }
+        )
     if digest(workdir) != before:
         raise BenchError(f"a replay run changed the cassettes under {workdir}")
 
@@ -117,6 +133,15 @@ def run(root: Path, base_url: str, options: Options) -> Section:
         )
     ours_wall = results[OURS].wall()
     section.checks.append(Check("2. replay suite: ours ÷ floor", ratio(ours_wall, floor), 1.15))
+    if counted:
+        section.note += " " + instructions_note(counted, FLOOR)
+        section.checks.append(
+            Check(
+                "2. replay suite: ours ÷ floor, instructions executed",
+                ratio(counted[OURS], counted[FLOOR]),
+                1.15,
+            )
+        )
     section.checks.append(
         Check(
             "2. replay suite: ours ÷ pytest-recording", ratio(ours_wall, results[VCR].wall()), 0.8

@@ -12,7 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import NEITHER, OURS_ONLY, progress, ratio, round_robin, run_pytest
+from harness import (
+    NEITHER,
+    OURS_ONLY,
+    count_instructions,
+    count_side_by_side,
+    instructions_note,
+    progress,
+    ratio,
+    round_robin,
+    run_pytest,
+)
 from report import Check, Section, seconds
 
 WITH = "with the plugin"
@@ -24,6 +34,8 @@ TESTS_PER_MODULE = 50
 @dataclass(frozen=True)
 class Options:
     repeat: int
+    # Also count the instructions of one run each (valgrind).
+    instructions: bool = False
 
 
 def write_project(workdir: Path) -> None:
@@ -72,4 +84,20 @@ def run(root: Path, options: Options) -> Section:
     section.checks.append(
         Check("5. no LLM call: with ÷ without the plugin", ratio(results[WITH].wall(), base), 1.03)
     )
+    if options.instructions:
+        progress("suite 4: counting instructions (valgrind) ...")
+        counted = count_side_by_side(
+            {
+                WITHOUT: lambda: count_instructions(workdir, NEITHER),
+                WITH: lambda: count_instructions(workdir, OURS_ONLY),
+            }
+        )
+        section.note += " " + instructions_note(counted, WITHOUT)
+        section.checks.append(
+            Check(
+                "5. no LLM call: with ÷ without the plugin, instructions executed",
+                ratio(counted[WITH], counted[WITHOUT]),
+                1.03,
+            )
+        )
     return section

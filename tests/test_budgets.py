@@ -14,8 +14,9 @@ from helpers import FLAT_PRICE, write_test
 from standin import StandIn
 
 from pytest_llmbudget import LLMBudgetExceeded, LLMCallLimitExceeded
-from pytest_llmbudget.budget import Limits, RunGate, TestGate
+from pytest_llmbudget.budget import RunGate, TestGate
 from pytest_llmbudget.ledger import Ledger
+from pytest_llmbudget.limits import Limits
 from pytest_llmbudget.records import CallRecord
 
 # Every chat call costs exactly $0.20 here, whatever its tokens.
