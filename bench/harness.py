@@ -248,10 +248,16 @@ class Samples:
 def round_robin(
     configurations: Mapping[str, Callable[[], Run]], repeat: int, title: str
 ) -> dict[str, Samples]:
-    """Run every configuration ``repeat`` times, interleaved, so drift hits all alike."""
+    """Run every configuration ``repeat`` times, interleaved, so drift hits all alike.
+
+    Every other round runs them in reverse order: whatever running right after
+    another configuration costs or saves (warm caches, a machine slowing down
+    over a round), no configuration always gets it.
+    """
     results = {name: Samples() for name in configurations}
+    order = list(configurations.items())
     for round_ in range(1, repeat + 1):
-        for name, run in configurations.items():
+        for name, run in order if round_ % 2 else reversed(order):
             sample = run()
             results[name].runs.append(sample)
             progress(

@@ -16,6 +16,15 @@ HEAVY = (
     "anthropic",
     "sqlite3",
     "pytest_llmbudget.report.html",
+    # Ours, made at a run's first LLM call or for its reports: not for every test.
+    "pytest_llmbudget.recording.recorder",
+    "pytest_llmbudget.recording.cassette",
+    "pytest_llmbudget.budget",
+    "pytest_llmbudget.ledger",
+    "pytest_llmbudget.pricing",
+    "pytest_llmbudget.records",
+    "pytest_llmbudget.summary",
+    "pytest_llmbudget.runscope",
 )
 
 
