@@ -13,12 +13,10 @@ import hashlib
 import io
 import json
 import os
-import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from pytest_llmbudget.errors import CassetteError
 from pytest_llmbudget.recording.canonical import RequestKey, request_key
@@ -57,9 +55,12 @@ def _represent_str(dumper: Any, value: str) -> Any:
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    """A recorded answer, ready to be replayed by any client adapter."""
+class StoredResponse(NamedTuple):
+    """A recorded answer, ready to be replayed by any client adapter.
+
+    A NamedTuple, as `Parsed`: a replay from the parsed cache loads this module
+    and no other, and dataclasses would add ``inspect`` and a millisecond each.
+    """
 
     status: int
     reason: str
@@ -336,6 +337,8 @@ class _HashingReader:
 
 
 def write_atomic(path: Path, text: str) -> None:
+    import tempfile  # writing only: a replay never needs it
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:

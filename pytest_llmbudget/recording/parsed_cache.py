@@ -33,11 +33,9 @@ import functools
 import hashlib
 import os
 import pickle
-import tempfile
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from pytest_llmbudget.recording.canonical import RequestKey
 
@@ -63,8 +61,7 @@ class _PlainUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError(f"{module}.{name} has no place in a parsed cassette")
 
 
-@dataclass(frozen=True, slots=True)
-class Parsed:
+class Parsed(NamedTuple):
     """A cassette's interactions as YAML gave them, and the request key of each."""
 
     interactions: list[dict[str, Any]]
@@ -132,6 +129,8 @@ class ParsedCache:
         """Store ``parsed`` for ``path``; atomically, and silently giving up on any error."""
         ignore = tuple(ignore)
         with contextlib.suppress(OSError, pickle.PicklingError, RecursionError, TypeError):
+            import tempfile  # writing only: a replay never needs it
+
             self._ensure_directory()
             handle, temp_name = tempfile.mkstemp(prefix=".entry.", dir=self.directory)
             try:
