@@ -1,4 +1,4 @@
-"""Limits and the gates that enforce them, before a request leaves the process.
+"""The gates that enforce the limits (limits.py), before a request leaves the process.
 
 Counters are reserved under a lock at the gate, so N threads racing for the
 last allowed call let exactly one through. A live call's cost is only known

@@ -205,6 +205,21 @@ def https_standin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[St
         yield server, ca_file
 
 
+@pytest.fixture
+def https(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    https_standin: tuple[StandIn, Path],
+) -> StandIn:
+    """The HTTPS stand-in, reset, its URL and test CA set for the inner runs."""
+    server, ca_file = https_standin
+    server.reset()
+    monkeypatch.setenv("STANDIN_URL", server.url)
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
+    monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
+    return server
+
+
 TLS_TEST = """
 import ssl
 import httpx, httpx2, openai
@@ -246,15 +261,8 @@ def test_tls():
 
 
 def test_clients_built_in_a_test_share_one_tls_context_loaded_at_the_first_request(
-    pytester: pytest.Pytester,
-    monkeypatch: pytest.MonkeyPatch,
-    https_standin: tuple[StandIn, Path],
+    pytester: pytest.Pytester, https: StandIn
 ) -> None:
-    server, ca_file = https_standin
-    server.reset()
-    monkeypatch.setenv("STANDIN_URL", server.url)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
-    monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
     write_test(pytester, "test_tls", TLS_TEST)
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
     result = result_of(pytester)
@@ -262,19 +270,13 @@ def test_clients_built_in_a_test_share_one_tls_context_loaded_at_the_first_reque
     assert result.pop("loaded before the first call") == 0, "clients built, no trust store loaded"
     assert result.pop("loaded by the call") == 1
     assert all(result.values()), result
-    assert server.hits >= 4, "the LLM call and the three plain requests reached the server"
+    assert https.hits >= 4, "the LLM call and the three plain requests reached the server"
     assert not hasattr(httpx2.HTTPTransport.__init__, "__llmbudget_original__"), "unpatched after"
 
 
 def test_a_replay_never_loads_the_trust_store(
-    pytester: pytest.Pytester,
-    monkeypatch: pytest.MonkeyPatch,
-    https_standin: tuple[StandIn, Path],
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, https: StandIn
 ) -> None:
-    server, ca_file = https_standin
-    monkeypatch.setenv("STANDIN_URL", server.url)
-    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))
-    monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
     write_test(
         pytester,
         "test_replayed",
@@ -295,22 +297,18 @@ def test_a_replay_never_loads_the_trust_store(
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
     recorded = result_of(pytester)
     assert recorded["contexts"] == 1, "the live call loaded it"
-    server.reset()
+    https.reset()
     monkeypatch.delenv("SSL_CERT_FILE")  # a replay needs no trust at all
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=1)
     assert result_of(pytester) == {"answer": recorded["answer"], "contexts": 0}
-    assert server.hits == 0
+    assert https.hits == 0
 
 
 def test_a_live_call_to_an_untrusted_server_still_fails_verification(
-    pytester: pytest.Pytester,
-    monkeypatch: pytest.MonkeyPatch,
-    https_standin: tuple[StandIn, Path],
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, https: StandIn
 ) -> None:
     """Deferred is not relaxed: without the test CA the certificate is refused."""
-    server, _ca_file = https_standin
-    monkeypatch.setenv("STANDIN_URL", server.url)
-    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_FILE")
     write_test(
         pytester,
         "test_untrusted",

@@ -45,18 +45,18 @@ usages = st.tuples(
 )
 
 
-def _genai(model: Any, provider: Any, usage: tuple[int, int, int, int]) -> Decimal:
+def _genai_usage(usage: tuple[int, int, int, int]) -> Any:
     input_tokens, cache_read, cache_write, output = usage
-    found = model.calc_price(
-        genai_prices.Usage(
-            input_tokens=input_tokens,
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
-            output_tokens=output,
-        ),
-        provider,
+    return genai_prices.Usage(
+        input_tokens=input_tokens,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        output_tokens=output,
     )
-    return Decimal(str(found.total_price))
+
+
+def _genai(model: Any, provider: Any, usage: tuple[int, int, int, int]) -> Decimal:
+    return Decimal(str(model.calc_price(_genai_usage(usage), provider).total_price))
 
 
 def test_most_models_are_flat_and_get_rates() -> None:
@@ -125,12 +125,7 @@ def test_price_book_answers_equal_genai_prices_before_and_after_the_rates(
         cache_write_tokens=cache_write,
     )
     expected = genai_prices.calc_price(
-        genai_prices.Usage(
-            input_tokens=input_tokens,
-            cache_read_tokens=cache_read,
-            cache_write_tokens=cache_write,
-            output_tokens=output,
-        ),
+        _genai_usage(usage),
         "claude-haiku-4-5",
         provider_id="anthropic",
     ).total_price
