@@ -22,6 +22,7 @@ from pytest_llmbudget.classify import Classification, classify
 from pytest_llmbudget.errors import CassetteMiss
 from pytest_llmbudget.recording import scrub
 from pytest_llmbudget.recording.canonical import RequestKey, request_key
+from pytest_llmbudget.recording.completeness import is_whole
 from pytest_llmbudget.recording.modes import RecordMode
 from pytest_llmbudget.records import CallRecord
 
@@ -343,6 +344,8 @@ class TestRecorder:
         status = exchange._status or 0
         headers = exchange._headers
         body = exchange.body()
+        if truncated and is_whole(headers, body, decoded=decoded):
+            truncated = False  # the client stopped at the stream's own end marker
         encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
         if encoding and not decoded:
             plain = _decode(body, encoding)

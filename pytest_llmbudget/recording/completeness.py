@@ -1,0 +1,44 @@
+"""Whether a body the client stopped reading is nonetheless the whole answer.
+
+A tee sees that the client closed a response before reading it to the end,
+but not why: a test breaking out of a stream, or an SDK that stops at the
+stream's own end marker. The openai SDK does the latter: it stops at
+``data: [DONE]`` and closes the response without reading the chunked
+encoding's last, empty chunk. Flagging such a recording ``truncated`` would
+mark every openai stream as cut short; the body itself tells the two apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+_DONE_EVENTS = (b"data: [DONE]", b"data:[DONE]")
+
+
+def _header(headers: Sequence[tuple[str, str]], name: str) -> str:
+    return next((value for key, value in headers if key.lower() == name), "")
+
+
+def _ends_with_done(body: bytes) -> bool:
+    """The last event of an SSE body is the ``[DONE]`` sentinel, dispatched by its blank line."""
+    # The sentinel event is short: the tail holds it, however long the stream.
+    text = body[-512:].replace(b"\r\n", b"\n").replace(b"\r", b"\n").rstrip(b" \t")
+    events = text.rstrip(b"\n")
+    if len(text) - len(events) < 2:
+        return False  # the last event's blank line has not arrived: it was not dispatched
+    last = events.rsplit(b"\n\n", 1)[-1]
+    return any(line.strip() in _DONE_EVENTS for line in last.split(b"\n"))
+
+
+def is_whole(headers: Sequence[tuple[str, str]], body: bytes, *, decoded: bool) -> bool:
+    """True when ``body`` is all the server meant to send, read to its end or not.
+
+    ``decoded``: the bytes were already decompressed, so ``Content-Length``
+    (which counts the compressed ones) cannot be compared with them.
+    """
+    length = _header(headers, "content-length").strip()
+    if length.isdigit() and not decoded:
+        return len(body) == int(length)
+    if "text/event-stream" in _header(headers, "content-type").lower():
+        return _ends_with_done(body)
+    return False
