@@ -337,7 +337,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         return
     from pytest_llmbudget.report import terminal
 
-    if run.summary.totals.calls or run.workers_lost:
+    if not run.summary.empty or run.workers_lost:
         terminalreporter.write_sep("-", "LLM budget")
     if run.workers_lost:
         terminalreporter.write_line(
@@ -348,7 +348,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     terminal.render(
         run.summary, terminalreporter.write_line, verbose=terminalreporter.config.option.verbose
     )
-    if _on_github(terminalreporter.config) and run.summary.totals.calls:
+    if _on_github(terminalreporter.config) and not run.summary.empty:
         from pytest_llmbudget.report import github
 
         for line in github.workflow_commands(

@@ -85,6 +85,15 @@ class RunSummary:
     cassettes: list[dict[str, Any]] | None = None
 
     @property
+    def empty(self) -> bool:
+        """No call and no violation: one line says it all.
+
+        A violation can come without a call: the run's first call refused by
+        the daily budget, say. The reports must still say why the run failed.
+        """
+        return not self.totals.calls and not self.violations
+
+    @property
     def records(self) -> list[CallRecord]:
         return [record for test in self.tests for record in test.records]
 

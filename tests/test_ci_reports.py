@@ -262,6 +262,31 @@ def test_github_run_without_llm_calls_only_sets_outputs(
     assert not [x for x in result.outlines if x.startswith("::")]
 
 
+def test_a_violation_without_any_call_is_still_reported_everywhere(
+    pytester: pytest.Pytester, standin: StandIn, on_github: dict[str, Path]
+) -> None:
+    """The run's only call refused before it was sent: no call, but the run failed, and says why."""
+    write_test(
+        pytester,
+        "test_refused",
+        "import openai\n\ndef test_refused():\n"
+        "    client = openai.OpenAI(base_url=URL + '/v1', api_key=KEY, max_retries=0)\n"
+        "    client.chat.completions.create(model='gpt-4o-mini', messages=[])\n",
+    )
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--llm-record=rewrite", "--llm-max-calls=0"
+    )
+    result.assert_outcomes(failed=1)
+    assert standin.hits == 0
+    assert "LLM budget: no LLM calls" not in result.outlines
+    result.stdout.fnmatch_lines(["*- LLM budget -*", "VIOLATION [[]max_calls[]]: *"])
+    assert [x for x in result.outlines if x.startswith("::error")], "annotated"
+    assert _outputs(on_github["GITHUB_OUTPUT"])["llm-violations"] == "1"
+    summary = on_github["GITHUB_STEP_SUMMARY"].read_text()
+    assert "1 budget violation" in summary
+    assert "**max\\_calls**" in summary
+
+
 def test_workflow_commands_are_escaped() -> None:
     assert github.escape_data("50% done\r\nnext") == "50%25 done%0D%0Anext"
     assert github.escape_property("a:b,c%") == "a%3Ab%2Cc%25"

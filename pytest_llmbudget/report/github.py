@@ -48,11 +48,11 @@ def outputs(summary: RunSummary) -> dict[str, str]:
 
 
 def write_files(summary: RunSummary, environ: Mapping[str, str] = os.environ) -> None:
-    """Append the step outputs, and the job summary when the run made LLM calls."""
+    """Append the step outputs, and the job summary when there is more to say than nothing."""
     _append(
         environ.get("GITHUB_OUTPUT"), "".join(f"{k}={v}\n" for k, v in outputs(summary).items())
     )
-    if summary.totals.calls:
+    if not summary.empty:
         _append(environ.get("GITHUB_STEP_SUMMARY"), markdown.render(summary) + "\n")
 
 

@@ -36,7 +36,7 @@ def _table(header: Sequence[str], align: str) -> list[str]:
 def render(summary: RunSummary, *, title: str = "LLM budget", max_bytes: int = MAX_BYTES) -> str:
     t = summary.totals
     lines = [f"## {title}", ""]
-    if not t.calls:
+    if summary.empty:
         lines.append("No LLM calls were made.")
         return "\n".join(lines) + "\n"
     violations = summary.violations

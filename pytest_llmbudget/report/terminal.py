@@ -11,9 +11,9 @@ Write = Callable[[str], None]
 
 
 def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
-    """Write the section; one line only when the run made no LLM call."""
+    """Write the section; one line only when the run made no LLM call and broke no limit."""
     t = summary.totals
-    if not t.calls:
+    if summary.empty:
         write("LLM budget: no LLM calls")
         return
     rows = 20 if verbose > 0 else 5
@@ -37,7 +37,8 @@ def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
                 f"  {usd(test.totals.cost_usd):>10}  {test.nodeid}"
                 f"  ({test.totals.calls} calls, {test.totals.live_calls} live)"
             )
-    write("models:")
+    if summary.models:
+        write("models:")
     for model in summary.models[:rows]:
         m = model.totals
         write(
