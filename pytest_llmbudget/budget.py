@@ -130,11 +130,12 @@ class RunGate:
                 if budget and spend >= budget * mark and mark not in self._warned
             ]
             self._warned.update(crossed)
-        if crossed and self._warn is not None and budget:
-            self._warn(
-                f"LLM budget: live spend {usd(spend)} has passed {max(crossed) * 100:.0f}% "
-                f"of --llm-budget {usd(budget)}"
-            )
+        if self._warn is not None and budget:
+            for mark in crossed:  # one call may pass several marks: each is said once
+                self._warn(
+                    f"LLM budget: live spend {usd(spend)} has passed {mark * 100:.0f}% "
+                    f"of --llm-budget {usd(budget)}"
+                )
 
 
 class TestGate:

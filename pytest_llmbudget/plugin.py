@@ -9,6 +9,7 @@ first call, and the summary only when there is something to report.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
@@ -112,9 +113,19 @@ def _run_id(config: pytest.Config) -> str:
 
 
 def _warner(config: pytest.Config) -> Callable[[str], None]:
+    """Budget warnings go to the terminal as they happen, past pytest's output capture.
+
+    They come from inside a test, where pytest captures what is written; a
+    warning seen only in a failing test's captured output would warn nobody.
+    This is how pytest's own live logging gets through.
+    """
+
     def warn(message: str) -> None:
         reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is not None:
+        if reporter is None:
+            return
+        capture = config.pluginmanager.get_plugin("capturemanager")
+        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
             reporter.write_line(message, yellow=True)
 
     return warn

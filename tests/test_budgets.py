@@ -64,6 +64,25 @@ def test_budget_refuses_the_next_live_call_before_it_is_sent(
     assert "has passed 90% of --llm-budget $0.50" in output
 
 
+def test_budget_warnings_reach_the_terminal_from_a_passing_test(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """Output capture must not hide them: a warning seen only when a test fails warns nobody."""
+    pytester.makeconftest(FLAT_PRICE)
+    write_test(pytester, "test_two", ASK + "\ndef test_two():\n    ask('one')\n    ask('two')\n")
+    result, report = _run(pytester, "--llm-budget=0.50")
+    result.assert_outcomes(passed=1)
+    assert not report["violations"]
+    output = result.stdout.str()
+    assert "Captured stdout" not in output
+    # $0.20 then $0.40: the second call passes 50 % and 75 % at once; each is said, once.
+    lines = [line for line in result.outlines if "has passed" in line]
+    assert lines == [
+        "LLM budget: live spend $0.40 has passed 50% of --llm-budget $0.50",
+        "LLM budget: live spend $0.40 has passed 75% of --llm-budget $0.50",
+    ]
+
+
 def test_a_polling_loop_that_swallows_exceptions_is_still_cut(
     pytester: pytest.Pytester, standin: StandIn
 ) -> None:
