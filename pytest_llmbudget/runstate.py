@@ -73,15 +73,43 @@ class OutcomeLog:
 
 
 class CostCheck:
-    """Fails a test whose calls cost more than its budget: registered once a test has one."""
+    """Fails a test whose calls cost more than its budget: registered once a test has one.
+
+    Checked after the test body, whatever its outcome (a test failing for
+    another reason still has its cost violation reported, not raised over its
+    own error), and again after teardown, for calls its fixtures made there.
+    """
 
     def __init__(self, run: RunState) -> None:
         self._run = run
+        self._reported: set[str] = set()
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_runtest_call(self, item: pytest.Item) -> None:
-        """After the test body (pytest's own call hook runs first)."""
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         __tracebackhide__ = True
+        try:
+            result = yield
+        except BaseException:
+            self._check(item, raise_it=False)
+            raise
+        self._check(item, raise_it=True)
+        return result
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
+        __tracebackhide__ = True
+        try:
+            result = yield
+        except BaseException:
+            self._check(item, raise_it=False)
+            raise
+        self._check(item, raise_it=True)
+        return result
+
+    def _check(self, item: pytest.Item, *, raise_it: bool) -> None:
+        __tracebackhide__ = True
+        if item.nodeid in self._reported:
+            return
         slot = item.stash.get(SLOT, None)
         recorder = slot.recorder if slot is not None else None
         if recorder is None or not recorder.records:
@@ -97,12 +125,16 @@ class CostCheck:
             f"{item.nodeid} cost {usd(cost)} in LLM calls (replayed included), "
             f"over its budget of {usd(limit)} ({source})"
         )
+        self._reported.add(item.nodeid)
         self._run.violate(
             violation(
                 "test_budget", message, limit=float(limit), actual=float(cost), nodeid=item.nodeid
             )
         )
-        raise LLMBudgetExceeded(message, limit=float(limit), actual=float(cost), nodeid=item.nodeid)
+        if raise_it:
+            raise LLMBudgetExceeded(
+                message, limit=float(limit), actual=float(cost), nodeid=item.nodeid
+            )
 
 
 class RunState:

@@ -155,12 +155,7 @@ class Settings(NamedTuple):
             rootdir=rootdir,
             prices_file=_path(rootdir, str(config.getini("llm_prices") or "")),
             free_hosts=frozenset(host.lower() for host in _lines(config, "llm_free_hosts")),
-            unknown_model=parse_choice(
-                config.getoption("llm_unknown_model")
-                or str(config.getini("llm_unknown_model") or "warn"),
-                UNKNOWN_MODEL_MODES,
-                "--llm-unknown-model",
-            ),
+            unknown_model=_unknown_model(config),
             report_path=_path(Path.cwd(), config.getoption("llm_report") or ""),
             junit_path=_path(Path.cwd(), config.getoption("llm_junit") or ""),
             html_path=_path(Path.cwd(), config.getoption("llm_html") or ""),
@@ -168,6 +163,15 @@ class Settings(NamedTuple):
             ledger_path=_path(rootdir, config.getoption("llm_ledger") or "")
             or rootdir / ".llmbudget" / "ledger.sqlite",
         )
+
+
+def _unknown_model(config: pytest.Config) -> str:
+    """The option, else the ini key; a bad value is named as the user wrote it."""
+    option = config.getoption("llm_unknown_model")
+    if option:
+        return parse_choice(option, UNKNOWN_MODEL_MODES, "--llm-unknown-model")
+    ini = str(config.getini("llm_unknown_model") or "").strip()
+    return parse_choice(ini or "warn", UNKNOWN_MODEL_MODES, "llm_unknown_model")
 
 
 def _path(base: Path, value: str) -> Path | None:

@@ -167,6 +167,52 @@ def test_fine():
     assert report["violations"][0]["actual"] == pytest.approx(0.4)
 
 
+def test_a_test_cost_violation_is_kept_when_the_test_fails_otherwise_or_spends_in_teardown(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    pytester.makeconftest(FLAT_PRICE)
+    write_test(
+        pytester,
+        "test_dear",
+        ASK
+        + """
+import pytest
+
+@pytest.fixture
+def cleanup_summary():
+    yield
+    ask("summarise what the test did")
+
+@pytest.mark.llm_budget(usd=0.3)
+def test_fails_anyway():
+    ask("one")
+    ask("two")
+    assert False, "a bug of its own"
+
+@pytest.mark.llm_budget(usd=0.3)
+def test_spends_in_teardown(cleanup_summary):
+    ask("one")
+
+@pytest.mark.llm_budget(usd=0.3)
+def test_within(cleanup_summary):
+    pass
+""",
+    )
+    result, report = _run(pytester)
+    # The failing test keeps its own error; the teardown overspend is an error in teardown.
+    result.assert_outcomes(failed=1, errors=1, passed=2)  # a test erring in teardown passed
+    result.stdout.fnmatch_lines(["*AssertionError: a bug of its own*"])
+    assert "LLMBudgetExceeded: test_dear.py::test_fails_anyway" not in result.stdout.str()
+    result.stdout.fnmatch_lines(
+        ["*LLMBudgetExceeded: test_dear.py::test_spends_in_teardown cost $0.40*"]
+    )
+    found = sorted((v["kind"], v["nodeid"], round(v["actual"], 6)) for v in report["violations"])
+    assert found == [
+        ("test_budget", "test_dear.py::test_fails_anyway", 0.4),
+        ("test_budget", "test_dear.py::test_spends_in_teardown", 0.4),
+    ]
+
+
 def test_max_calls_counts_live_calls_only(pytester: pytest.Pytester, standin: StandIn) -> None:
     write_test(
         pytester,
@@ -383,7 +429,7 @@ def test_processes_opening_a_ledger_at_once_all_get_it(tmp_path: Path) -> None:
         ([], "llm_test_max_calls = y", "llm_test_max_calls"),
         ([], "llm_daily_budget = z", "llm_daily_budget"),
         ([], "llm_record = maybe", "llm_record='maybe'"),
-        ([], "llm_unknown_model = loud", "use one of: warn, fail, ignore"),
+        ([], "llm_unknown_model = loud", "llm_unknown_model='loud' is not allowed; use one of"),
         ([], "llm_record_errors = perhaps", "true or false"),
         ([], "llm_prices = missing.toml", "llm_prices"),
     ],
