@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import textwrap
+
 import pytest
-from helpers import write_test
+from helpers import load_cassette, result_of, write_test
 from standin import StandIn
 
 from pytest_llmbudget.classify import classify
@@ -151,3 +153,60 @@ def test_mocked_http_keeps_working_and_is_not_recorded(
     result.assert_outcomes(passed=1)
     result.stdout.fnmatch_lines(["LLM budget: no LLM calls"])
     assert not (pytester.path / "cassettes").exists()
+
+
+PASS_THROUGH = """
+    import asyncio, httpx, respx
+
+    BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "through"}]}
+
+    async def ask_async():
+        async with httpx.AsyncClient() as client:
+            return await client.post(URL + "/v1/chat/completions", json=BODY)
+
+    def test_through(llm_usage):
+        with respx.mock:
+            respx.post(URL + "/v1/chat/completions").pass_through()
+            respx.post("https://api.openai.com/v1/chat/completions").respond(json={"mocked": 1})
+            if CLIENT == "async":
+                reply = asyncio.run(ask_async())
+            else:
+                reply = httpx.post(URL + "/v1/chat/completions", json=BODY)
+            mocked = httpx.post("https://api.openai.com/v1/chat/completions", json={})
+        assert mocked.json() == {"mocked": 1}
+        assert llm_usage.calls == 1, "the pass-through counts; the mocked answer does not"
+        save(reply.json()["choices"][0]["message"]["content"])
+"""
+
+
+@pytest.mark.parametrize("client", ["sync", "async"])
+def test_a_call_respx_passes_through_is_refused_recorded_and_replayed_as_any_call(
+    client: str, pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
+    write_test(pytester, "test_through", f"CLIENT = {client!r}\n" + textwrap.dedent(PASS_THROUGH))
+    cassette = pytester.path / "cassettes" / "test_through" / "test_through.yaml"
+
+    # Replay-only with nothing recorded: the pass-through is refused before it leaves.
+    result = pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*CassetteMiss*"])
+    assert standin.hits == 0
+
+    # A run limit holds for it too.
+    result = pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new", "--llm-max-calls=0")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*LLMBudgetExceeded*not sent*", "VIOLATION [[]max_calls[]]*"])
+    assert standin.hits == 0
+
+    # Recording: it goes out once, and only it is written (not the mocked answer).
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
+    assert standin.hits == 1
+    live = result_of(pytester)
+    (interaction,) = load_cassette(cassette)["interactions"]
+    assert interaction["request"]["uri"].startswith(standin.url)
+
+    # Replay: the recorded answer comes back up past respx, nothing is sent.
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=1)
+    assert standin.hits == 1
+    assert result_of(pytester) == live

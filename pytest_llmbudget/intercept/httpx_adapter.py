@@ -1,10 +1,11 @@
 """httpx and httpx2: the transports the OpenAI, Anthropic and Google SDKs send through.
 
-We patch ``HTTPTransport`` / ``AsyncHTTPTransport`` only. ``MockTransport``
-(and pytest-httpx, which replaces these very methods for its test) answer
-without us. respx hooks the connection pool *below* the transport: when the
-pool's method no longer comes from the pool's own package, a mock answers and
-the call is passed through untouched.
+We patch ``HTTPTransport`` / ``AsyncHTTPTransport``. ``MockTransport`` (and
+pytest-httpx, which replaces these very methods for its test) answer without
+us. respx hooks the connection pool *below* the transport: when the pool's
+method no longer comes from the pool's own package, the call goes down to the
+mock untouched, and only if the mock lets it through to the network does it
+meet the recorder (passthrough.py).
 
 Live answers stream to the client as they arrive; each chunk is copied into
 the exchange on its way, and the recording is made when the client closes
@@ -23,8 +24,9 @@ from pytest_llmbudget.intercept.patching import patch_method
 from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
 
 if TYPE_CHECKING:  # the cassette module loads YAML: not before the first LLM call
+    from pytest_llmbudget.classify import Classification
     from pytest_llmbudget.recording.cassette import StoredResponse
-    from pytest_llmbudget.recording.recorder import Exchange
+    from pytest_llmbudget.recording.recorder import Exchange, HttpRequest, TestRecorder
 
 
 def _core_is_mocked(transport: Any, method_name: str) -> bool:
@@ -124,7 +126,7 @@ def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
         def handle_request(self: Any, request: Any) -> Any:
             __tracebackhide__ = True
             recorder = SWITCHBOARD.current()
-            if recorder is None or _core_is_mocked(self, "handle_request"):
+            if recorder is None:
                 tls.ready(module, self)
                 return original(self, request)
             method, url = request.method, str(request.url)
@@ -135,9 +137,12 @@ def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
                 return original(self, request)
             from pytest_llmbudget.recording.recorder import HttpRequest
 
-            exchange = recorder.begin(
-                HttpRequest(method, url, headers, request.read()), classification
-            )
+            sent = HttpRequest(method, url, headers, request.read())
+            if _core_is_mocked(self, "handle_request"):
+                return _through_mock(
+                    module, original, self, request, recorder, sent, classification
+                )
+            exchange = recorder.begin(sent, classification)
             if exchange.replay is not None:
                 return _replay(module, exchange.replay)
             try:
@@ -161,7 +166,7 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
         async def handle_async_request(self: Any, request: Any) -> Any:
             __tracebackhide__ = True
             recorder = SWITCHBOARD.current()
-            if recorder is None or _core_is_mocked(self, "handle_async_request"):
+            if recorder is None:
                 tls.ready(module, self)
                 return await original(self, request)
             method, url = request.method, str(request.url)
@@ -172,9 +177,12 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
                 return await original(self, request)
             from pytest_llmbudget.recording.recorder import HttpRequest
 
-            exchange = recorder.begin(
-                HttpRequest(method, url, headers, await request.aread()), classification
-            )
+            sent = HttpRequest(method, url, headers, await request.aread())
+            if _core_is_mocked(self, "handle_async_request"):
+                return await _through_mock_async(
+                    module, original, self, request, recorder, sent, classification
+                )
+            exchange = recorder.begin(sent, classification)
             if exchange.replay is not None:
                 return _replay(module, exchange.replay)
             try:
@@ -190,6 +198,73 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
         return handle_async_request
 
     return build
+
+
+def _through_mock(
+    module: ModuleType,
+    original: Any,
+    transport: Any,
+    request: Any,
+    recorder: TestRecorder,
+    sent: HttpRequest,
+    classification: Classification,
+) -> Any:
+    """Send through a mocked pool: what the mock answers is left alone; what it lets through
+    is replayed, refused or recorded (see passthrough.py)."""
+    __tracebackhide__ = True
+    from pytest_llmbudget.intercept import passthrough
+
+    pending = passthrough.Pending(lambda: recorder.begin(sent, classification))
+    token = passthrough.PENDING.set(pending)
+    try:
+        tls.ready(module, transport)
+        response = original(transport, request)
+    except passthrough.Replayed as replayed:
+        return _replay(module, replayed.response)
+    except BaseException:
+        if pending.exchange is not None:
+            pending.exchange.abort()
+        raise
+    finally:
+        passthrough.PENDING.reset(token)
+    if pending.exchange is None:
+        return response  # the mock answered: nothing left the process
+    pending.exchange.respond(*_head(response))
+    response.stream = _stream_classes(module)[1](response.stream, pending.exchange)
+    return response
+
+
+async def _through_mock_async(
+    module: ModuleType,
+    original: Any,
+    transport: Any,
+    request: Any,
+    recorder: TestRecorder,
+    sent: HttpRequest,
+    classification: Classification,
+) -> Any:
+    """The async twin of :func:`_through_mock`."""
+    __tracebackhide__ = True
+    from pytest_llmbudget.intercept import passthrough
+
+    pending = passthrough.Pending(lambda: recorder.begin(sent, classification))
+    token = passthrough.PENDING.set(pending)
+    try:
+        tls.ready(module, transport)
+        response = await original(transport, request)
+    except passthrough.Replayed as replayed:
+        return _replay(module, replayed.response)
+    except BaseException:
+        if pending.exchange is not None:
+            pending.exchange.abort()
+        raise
+    finally:
+        passthrough.PENDING.reset(token)
+    if pending.exchange is None:
+        return response
+    pending.exchange.respond(*_head(response))
+    response.stream = _stream_classes(module)[2](response.stream, pending.exchange)
+    return response
 
 
 def patch(module: ModuleType) -> None:

@@ -18,6 +18,12 @@ def _patch_httpx(module: ModuleType) -> None:
     httpx_adapter.patch(module)
 
 
+def _patch_httpcore(module: ModuleType) -> None:
+    from pytest_llmbudget.intercept import passthrough
+
+    passthrough.patch(module)
+
+
 def _patch_requests(module: ModuleType) -> None:
     from pytest_llmbudget.intercept import requests_adapter
 
@@ -33,6 +39,8 @@ def _patch_aiohttp(module: ModuleType) -> None:
 PATCHERS: dict[str, Patcher] = {
     "httpx": _patch_httpx,
     "httpx2": _patch_httpx,
+    "httpcore": _patch_httpcore,
+    "httpcore2": _patch_httpcore,
     "requests": _patch_requests,
     "aiohttp": _patch_aiohttp,
 }
