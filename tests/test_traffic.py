@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 from helpers import load_cassette, result_of, write_test
 from standin import StandIn
@@ -155,36 +153,92 @@ def test_mocked_http_keeps_working_and_is_not_recorded(
     assert not (pytester.path / "cassettes").exists()
 
 
-PASS_THROUGH = """
-    import asyncio, httpx, respx
+THROUGH_PROLOGUE = """
+import asyncio, httpx, pytest, requests
 
-    BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "through"}]}
+BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "through"}]}
+MOCKED_URL = "https://api.openai.com/v1/chat/completions"
 
-    async def ask_async():
-        async with httpx.AsyncClient() as client:
-            return await client.post(URL + "/v1/chat/completions", json=BODY)
-
-    def test_through(llm_usage):
-        with respx.mock:
-            respx.post(URL + "/v1/chat/completions").pass_through()
-            respx.post("https://api.openai.com/v1/chat/completions").respond(json={"mocked": 1})
-            if CLIENT == "async":
-                reply = asyncio.run(ask_async())
-            else:
-                reply = httpx.post(URL + "/v1/chat/completions", json=BODY)
-            mocked = httpx.post("https://api.openai.com/v1/chat/completions", json={})
-        assert mocked.json() == {"mocked": 1}
-        assert llm_usage.calls == 1, "the pass-through counts; the mocked answer does not"
-        save(reply.json()["choices"][0]["message"]["content"])
+def check(reply, mocked, llm_usage):
+    assert mocked.json() == {"mocked": 1}
+    assert llm_usage.calls == 1, "the call let through counts; the mocked answer does not"
+    save(reply.json()["choices"][0]["message"]["content"])
 """
 
+# Each mocking library's own way of letting a call through to the network.
+PASS_THROUGH: dict[str, str] = {
+    "respx": """
+import respx
 
-@pytest.mark.parametrize("client", ["sync", "async"])
-def test_a_call_respx_passes_through_is_refused_recorded_and_replayed_as_any_call(
-    client: str, pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+async def ask_async():
+    async with httpx.AsyncClient() as client:
+        return await client.post(URL + "/v1/chat/completions", json=BODY)
+
+def test_through(llm_usage):
+    with respx.mock:
+        respx.post(URL + "/v1/chat/completions").pass_through()
+        respx.post(MOCKED_URL).respond(json={"mocked": 1})
+        reply = httpx.post(URL + "/v1/chat/completions", json=BODY)
+        mocked = httpx.post(MOCKED_URL, json={})
+    check(reply, mocked, llm_usage)
+""",
+    "respx-async": """
+import respx
+
+async def ask():
+    async with httpx.AsyncClient() as client:
+        return (
+            await client.post(URL + "/v1/chat/completions", json=BODY),
+            await client.post(MOCKED_URL, json={}),
+        )
+
+def test_through(llm_usage):
+    with respx.mock:
+        respx.post(URL + "/v1/chat/completions").pass_through()
+        respx.post(MOCKED_URL).respond(json={"mocked": 1})
+        reply, mocked = asyncio.run(ask())
+    check(reply, mocked, llm_usage)
+""",
+    "pytest-httpx": """
+# Not every mocked answer is asked for when the call before it is refused.
+@pytest.mark.httpx_mock(
+    should_mock=lambda request: request.url.host == "api.openai.com",
+    assert_all_responses_were_requested=False,
+)
+def test_through(httpx_mock, llm_usage):
+    httpx_mock.add_response(url=MOCKED_URL, json={"mocked": 1})
+    reply = httpx.post(URL + "/v1/chat/completions", json=BODY)
+    mocked = httpx.post(MOCKED_URL, json={})
+    check(reply, mocked, llm_usage)
+""",
+    "responses": """
+import responses
+
+def test_through(llm_usage):
+    with responses.RequestsMock() as mock:
+        mock.add_passthru(URL)
+        mock.post(MOCKED_URL, json={"mocked": 1})
+        reply = requests.post(URL + "/v1/chat/completions", json=BODY)
+        mocked = requests.post(MOCKED_URL, json={})
+    check(reply, mocked, llm_usage)
+""",
+    "requests-mock": """
+def test_through(requests_mock, llm_usage):
+    requests_mock.post(URL + "/v1/chat/completions", real_http=True)
+    requests_mock.post(MOCKED_URL, json={"mocked": 1})
+    reply = requests.post(URL + "/v1/chat/completions", json=BODY)
+    mocked = requests.post(MOCKED_URL, json={})
+    check(reply, mocked, llm_usage)
+""",
+}
+
+
+@pytest.mark.parametrize("library", sorted(PASS_THROUGH))
+def test_a_call_a_mock_lets_through_is_refused_recorded_and_replayed_as_any_call(
+    library: str, pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
-    write_test(pytester, "test_through", f"CLIENT = {client!r}\n" + textwrap.dedent(PASS_THROUGH))
+    write_test(pytester, "test_through", THROUGH_PROLOGUE + PASS_THROUGH[library])
     cassette = pytester.path / "cassettes" / "test_through" / "test_through.yaml"
 
     # Replay-only with nothing recorded: the pass-through is refused before it leaves.
