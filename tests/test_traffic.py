@@ -264,3 +264,68 @@ def test_a_call_a_mock_lets_through_is_refused_recorded_and_replayed_as_any_call
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=1)
     assert standin.hits == 1
     assert result_of(pytester) == live
+
+
+def test_a_request_made_inside_a_mocked_llm_call_is_not_taken_for_it(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """A respx side effect that itself goes to the network: the mocked call stays mocked."""
+    write_test(
+        pytester,
+        "test_nested",
+        """
+        import httpx, respx
+
+        def answer(request):
+            # Another request, let through, while the mocked LLM call is being answered.
+            assert httpx.get(URL + "/health").json() == {"ok": True}
+            return httpx.Response(200, json={"mocked": 1})
+
+        def test_nested(llm_usage):
+            with respx.mock:
+                respx.get(URL + "/health").pass_through()
+                respx.post("https://api.openai.com/v1/chat/completions").mock(side_effect=answer)
+                reply = httpx.post("https://api.openai.com/v1/chat/completions", json={})
+            assert reply.json() == {"mocked": 1}
+            assert llm_usage.calls == 0
+        """,
+    )
+    for mode in ("none", "new"):
+        result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-record={mode}")
+        result.assert_outcomes(passed=1)
+    assert standin.hits == 2, "the health checks went out"
+    assert not (pytester.path / "cassettes").exists()
+
+
+def test_respx_started_before_the_plugin_keeps_answering(pytester: pytest.Pytester) -> None:
+    """A router started at configure time, before httpcore is patched: its answers stay its own."""
+    pytester.makeconftest(
+        """
+        import httpcore, respx
+
+        ROUTER = respx.mock(assert_all_called=False)
+
+        def pytest_configure(config):
+            ROUTER.start()
+            ROUTER.post("https://api.openai.com/v1/chat/completions").respond(json={"mocked": 1})
+
+        def pytest_unconfigure(config):
+            ROUTER.stop()
+        """
+    )
+    write_test(
+        pytester,
+        "test_early",
+        """
+        import httpx
+
+        def test_early(llm_usage):
+            reply = httpx.post("https://api.openai.com/v1/chat/completions", json={})
+            assert reply.json() == {"mocked": 1}
+            assert llm_usage.calls == 0
+        """,
+    )
+    for mode in ("none", "new"):
+        result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-record={mode}")
+        result.assert_outcomes(passed=1)
+    assert not (pytester.path / "cassettes").exists()

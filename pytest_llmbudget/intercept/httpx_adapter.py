@@ -214,7 +214,9 @@ def _through_mock(
     __tracebackhide__ = True
     from pytest_llmbudget.intercept import passthrough
 
-    pending = passthrough.Pending(lambda: recorder.begin(sent, classification))
+    pending = passthrough.Pending(
+        lambda: recorder.begin(sent, classification), transport._pool, request
+    )
     token = passthrough.PENDING.set(pending)
     try:
         tls.ready(module, transport)
@@ -228,7 +230,7 @@ def _through_mock(
     finally:
         passthrough.PENDING.reset(token)
     if pending.exchange is None:
-        return response  # the mock answered: nothing left the process
+        return response  # answered below without the pool's own method: a mock's answer
     pending.exchange.respond(*_head(response))
     response.stream = _stream_classes(module)[1](response.stream, pending.exchange)
     return response
@@ -247,7 +249,9 @@ async def _through_mock_async(
     __tracebackhide__ = True
     from pytest_llmbudget.intercept import passthrough
 
-    pending = passthrough.Pending(lambda: recorder.begin(sent, classification))
+    pending = passthrough.Pending(
+        lambda: recorder.begin(sent, classification), transport._pool, request
+    )
     token = passthrough.PENDING.set(pending)
     try:
         tls.ready(module, transport)

@@ -31,13 +31,28 @@ if TYPE_CHECKING:
 
 
 class Pending:
-    """An LLM request sent through a mocked pool; ``exchange`` is set once it passes through."""
+    """An LLM request sent through a mocked pool; ``exchange`` is set once it passes through.
 
-    __slots__ = ("_begin", "exchange")
+    ``pool``, ``method`` and ``target`` name the request: anything else that
+    reaches a pool meanwhile (a request a mock's side effect makes, through
+    another client or to another URL) is not this one passing through.
+    """
 
-    def __init__(self, begin: Callable[[], Exchange]) -> None:
+    __slots__ = ("_begin", "exchange", "method", "pool", "target")
+
+    def __init__(self, begin: Callable[[], Exchange], pool: Any, request: Any) -> None:
         self._begin = begin
         self.exchange: Exchange | None = None
+        self.pool = pool
+        self.method = str(request.method).upper()
+        self.target = bytes(request.url.raw_path)
+
+    def matches(self, pool: Any, request: Any) -> bool:
+        method = request.method
+        if isinstance(method, bytes):
+            method = method.decode("ascii", errors="replace")
+        target = getattr(request.url, "target", None)
+        return pool is self.pool and str(method).upper() == self.method and target == self.target
 
 
 class Replayed(BaseException):
@@ -57,11 +72,11 @@ PENDING: contextvars.ContextVar[Pending | None] = contextvars.ContextVar(
 )
 
 
-def _reached() -> None:
-    """The pool's own method runs: for a pending LLM request, that means it passed through."""
+def _reached(pool: Any, request: Any) -> None:
+    """The pool's own method runs: for the pending LLM request, that means it passed through."""
     __tracebackhide__ = True
     pending = PENDING.get()
-    if pending is None or pending.exchange is not None:
+    if pending is None or pending.exchange is not None or not pending.matches(pool, request):
         return
     exchange = pending.exchange = pending._begin()  # CassetteMiss or a budget stop: nothing sent
     if exchange.replay is not None:
@@ -72,7 +87,7 @@ def _sync_pool(original: Any) -> Any:
     @functools.wraps(original)
     def handle_request(self: Any, request: Any) -> Any:
         __tracebackhide__ = True
-        _reached()
+        _reached(self, request)
         return original(self, request)
 
     return handle_request
@@ -82,7 +97,7 @@ def _async_pool(original: Any) -> Any:
     @functools.wraps(original)
     async def handle_async_request(self: Any, request: Any) -> Any:
         __tracebackhide__ = True
-        _reached()
+        _reached(self, request)
         return await original(self, request)
 
     return handle_async_request
@@ -94,5 +109,21 @@ def patch(module: ModuleType) -> None:
     Named ``(self, request)`` as the originals are: respx reads the argument
     names of the method it replaces.
     """
-    patch_method(module.ConnectionPool, "handle_request", _sync_pool)
-    patch_method(module.AsyncConnectionPool, "handle_async_request", _async_pool)
+    for pool, name, build in (
+        (module.ConnectionPool, "handle_request", _sync_pool),
+        (module.AsyncConnectionPool, "handle_async_request", _async_pool),
+    ):
+        if _own(pool, name):
+            patch_method(pool, name, build)
+
+
+def _own(pool: type, name: str) -> bool:
+    """The pool's method is its package's own: not a mock started before we patched.
+
+    Wrapping a mock would take every call it answers for one let through;
+    left alone, a mock started that early lets calls through unseen, as
+    before this module existed.
+    """
+    method = pool.__dict__.get(name)
+    home = pool.__module__.partition(".")[0]
+    return str(getattr(method, "__module__", "") or "").partition(".")[0] == home
