@@ -75,14 +75,14 @@ class OutcomeLog:
 class CostCheck:
     """Fails a test whose calls cost more than its budget: registered once a test has one.
 
-    Checked after the test body, whatever its outcome (a test failing for
-    another reason still has its cost violation reported, not raised over its
-    own error), and again after teardown, for calls its fixtures made there.
+    Checked after the test body, whatever its outcome: a test failing for
+    another reason still has its cost violation reported (not raised over its
+    own error). Not after teardown: module and session fixtures are torn down
+    inside the last test's teardown, and their calls would fail that test.
     """
 
     def __init__(self, run: RunState) -> None:
         self._run = run
-        self._reported: set[str] = set()
 
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
@@ -95,21 +95,8 @@ class CostCheck:
         self._check(item, raise_it=True)
         return result
 
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_runtest_teardown(self, item: pytest.Item) -> Generator[None, None, None]:
-        __tracebackhide__ = True
-        try:
-            result = yield
-        except BaseException:
-            self._check(item, raise_it=False)
-            raise
-        self._check(item, raise_it=True)
-        return result
-
     def _check(self, item: pytest.Item, *, raise_it: bool) -> None:
         __tracebackhide__ = True
-        if item.nodeid in self._reported:
-            return
         slot = item.stash.get(SLOT, None)
         recorder = slot.recorder if slot is not None else None
         if recorder is None or not recorder.records:
@@ -125,7 +112,6 @@ class CostCheck:
             f"{item.nodeid} cost {usd(cost)} in LLM calls (replayed included), "
             f"over its budget of {usd(limit)} ({source})"
         )
-        self._reported.add(item.nodeid)
         self._run.violate(
             violation(
                 "test_budget", message, limit=float(limit), actual=float(cost), nodeid=item.nodeid
