@@ -9,13 +9,13 @@ first call, and the summary only when there is something to report.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_llmbudget import hookspecs
+from pytest_llmbudget.budget_warnings import BudgetWarnings
 from pytest_llmbudget.intercept import install as interception
 from pytest_llmbudget.limits import violation
 from pytest_llmbudget.runstate import RUN_ID_KEY, SLOT, RunState
@@ -80,7 +80,7 @@ def pytest_configure(config: pytest.Config) -> None:
         settings=settings,
         pluginmanager=config.pluginmanager,
         run_id=_run_id(config),
-        warn=_warner(config),
+        warn=BudgetWarnings(config),
         is_worker=_is_worker(config),
         log_outcomes=watch or _distributes(config),
     )
@@ -110,25 +110,6 @@ def _run_id(config: pytest.Config) -> str:
 
     given = getattr(config, "workerinput", {}).get(RUN_ID_KEY)
     return str(given or uuid.uuid4().hex)
-
-
-def _warner(config: pytest.Config) -> Callable[[str], None]:
-    """Budget warnings go to the terminal as they happen, past pytest's output capture.
-
-    They come from inside a test, where pytest captures what is written; a
-    warning seen only in a failing test's captured output would warn nobody.
-    This is how pytest's own live logging gets through.
-    """
-
-    def warn(message: str) -> None:
-        reporter = config.pluginmanager.get_plugin("terminalreporter")
-        if reporter is None:
-            return
-        capture = config.pluginmanager.get_plugin("capturemanager")
-        with capture.global_and_fixture_disabled() if capture else contextlib.nullcontext():
-            reporter.write_line(message, yellow=True)
-
-    return warn
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -274,6 +255,7 @@ def _nothing_to_report(run: RunState, config: pytest.Config) -> bool:
 
 
 def _finish(run: RunState, session: pytest.Session) -> None:
+    run.warn.flush()
     if _is_worker(session.config):
         from pytest_llmbudget import workers
 

@@ -10,7 +10,7 @@ registered or built when it first can matter, not for every run.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Generator, Sequence
 from decimal import Decimal
 from functools import partial
 from pathlib import Path
@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # loaded when needed: the first LLM call, xdist, the end of a
     from _pytest.nodes import Node
 
     from pytest_llmbudget.budget import RunGate
+    from pytest_llmbudget.budget_warnings import BudgetWarnings
     from pytest_llmbudget.ledger import Ledger
     from pytest_llmbudget.recording.recorder import RecorderConfig, TestRecorder
     from pytest_llmbudget.records import CallRecord
@@ -138,7 +139,7 @@ class RunState:
         settings: Settings,
         pluginmanager: pytest.PytestPluginManager,
         run_id: str,
-        warn: Callable[[str], None],
+        warn: BudgetWarnings,
         is_worker: bool,
         log_outcomes: bool,
     ) -> None:
@@ -243,6 +244,7 @@ class RunState:
         try:
             return (yield)
         finally:
+            self.warn.flush()  # what the test's threads had to say, now on pytest's thread
             slot = item.stash.get(SLOT, None)
             if slot is not None:
                 SWITCHBOARD.pop(slot)
