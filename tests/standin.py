@@ -37,6 +37,7 @@ import ssl
 import struct
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -399,7 +400,7 @@ class _Handler(BaseHTTPRequestHandler):
         if answer.events is None:
             self._send_whole(answer, common, headers)
         else:
-            self._send_stream(answer, common)
+            self._send_stream(answer, common, headers)
 
     def _send_whole(
         self, answer: _Answer, common: list[tuple[str, str]], request: Mapping[str, str]
@@ -424,11 +425,22 @@ class _Handler(BaseHTTPRequestHandler):
             except _DISCONNECTS:
                 self.close_connection = True
 
-    def _send_stream(self, answer: _Answer, common: list[tuple[str, str]]) -> None:
+    def _send_stream(
+        self, answer: _Answer, common: list[tuple[str, str]], request: Mapping[str, str]
+    ) -> None:
         chunked = self.request_version == "HTTP/1.1"
+        # gzip=1 compresses a stream as servers do: each event flushed as it is sent,
+        # the gzip trailer last, after the final event.
+        squeeze = zlib.compressobj(wbits=31) if _wants_gzip(self.path, request) else None
+        events = list(answer.events or ())
+        if squeeze is not None:
+            events = [squeeze.compress(e) + squeeze.flush(zlib.Z_SYNC_FLUSH) for e in events]
+            events.append(squeeze.flush())
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Cache-Control", "no-cache")
+        if squeeze is not None:
+            self.send_header("Content-Encoding", "gzip")
         for name, value in [*common, *answer.headers]:
             self.send_header(name, value)
         if chunked:
@@ -438,7 +450,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
         try:
             self.end_headers()
-            for number, event in enumerate(answer.events or ()):
+            for number, event in enumerate(events):
                 if number and self.server.owner.chunk_delay:
                     time.sleep(self.server.owner.chunk_delay)
                 if chunked:

@@ -278,6 +278,44 @@ def test_compressed_responses_are_stored_decoded(
     assert result_of(pytester) == live
 
 
+def test_a_compressed_stream_the_sdk_closes_at_done_is_stored_whole_and_decoded(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The openai SDK stops at [DONE], before the gzip trailer: the stream is whole all the same."""
+    monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
+    write_test(
+        pytester,
+        "test_gz_stream",
+        """
+        import openai
+        def test_gz_stream():
+            client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0,
+                                   default_headers={"x-standin-gzip": "1"})
+            stream = client.chat.completions.create(
+                model="gpt-4o-mini", stream=True, stream_options={"include_usage": True},
+                messages=[{"role": "user", "content": "squeeze this stream"}])
+            save("".join(c.choices[0].delta.content or "" for c in stream if c.choices))
+        """,
+    )
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    live = result_of(pytester)
+    assert live
+    (request,) = standin.requests
+    assert "gzip" in request.headers["accept-encoding"]
+    stored = load_cassette(pytester.path / "cassettes" / "test_gz_stream" / "test_gz_stream.yaml")
+    (interaction,) = stored["interactions"]
+    assert "truncated" not in interaction
+    body = interaction["response"]["body"]["string"]
+    assert isinstance(body, str)
+    assert body.endswith("data: [DONE]\n\n")
+    names = {name.lower() for name in interaction["response"]["headers"]}
+    assert "content-encoding" not in names
+    standin.reset()
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=1)
+    assert result_of(pytester) == live
+    assert not standin.requests
+
+
 def test_saves_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     target = tmp_path / "c.yaml"
     target.write_text("old")

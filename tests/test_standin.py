@@ -18,6 +18,7 @@ import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -481,8 +482,19 @@ def test_gzip_only_when_asked_twice(stand: StandIn) -> None:
     raw = requests.post(url + "?gzip=1", json=CHAT_BODY, headers=gz, stream=True, timeout=5)
     wire = raw.raw.read(decode_content=False)
     assert json.loads(gzip.decompress(wire)) == plain.json()
-    streamed = httpx.post(url + "?gzip=1", json={**CHAT_BODY, "stream": True}, headers=gz)
-    assert "content-encoding" not in streamed.headers, "streams are never compressed"
+    # A stream is compressed event by event: each arrives decodable, the trailer last.
+    stream_body = {**CHAT_BODY, "stream": True}
+    streamed = httpx.post(url + "?gzip=1", json=stream_body, headers=gz)
+    assert streamed.headers["content-encoding"] == "gzip"
+    assert streamed.text == httpx.post(url, json=stream_body, headers=gz).text
+    assert streamed.text.endswith("data: [DONE]\n\n")
+    with requests.post(
+        url + "?gzip=1", json=stream_body, headers=gz, stream=True, timeout=5
+    ) as raw:
+        pieces = list(raw.raw.stream(decode_content=False))
+    inflater = zlib.decompressobj(31)
+    first = inflater.decompress(pieces[0])
+    assert first.startswith(b"data: {"), "the first event decodes before the rest arrives"
 
 
 def test_fail_next_makes_the_sdk_raise(stand: StandIn) -> None:

@@ -30,15 +30,15 @@ def _ends_with_done(body: bytes) -> bool:
     return any(line.strip() in _DONE_EVENTS for line in last.split(b"\n"))
 
 
-def is_whole(headers: Sequence[tuple[str, str]], body: bytes, *, decoded: bool) -> bool:
-    """True when ``body`` is all the server meant to send, read to its end or not.
+def is_whole(headers: Sequence[tuple[str, str]], body: bytes, *, sent_size: int | None) -> bool:
+    """True when ``body`` (decompressed, if it was) is all the server meant to send.
 
-    ``decoded``: the bytes were already decompressed, so ``Content-Length``
-    (which counts the compressed ones) cannot be compared with them.
+    ``sent_size``: how many bytes came over the wire, which ``Content-Length``
+    counts; None when the client decompressed them before we saw them.
     """
     length = _header(headers, "content-length").strip()
-    if length.isdigit() and not decoded:
-        return len(body) == int(length)
+    if length.isdigit() and sent_size is not None:
+        return sent_size == int(length)
     if "text/event-stream" in _header(headers, "content-type").lower():
         return _ends_with_done(body)
     return False

@@ -83,18 +83,31 @@ class RecorderConfig:
 
 
 def _decode(body: bytes, encoding: str) -> bytes | None:
-    """Undo Content-Encoding so usage stays readable; None when we cannot."""
-    for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
-        if coding in ("gzip", "x-gzip"):
-            body = zlib.decompress(body, 16 + zlib.MAX_WBITS)
-        elif coding == "deflate":
-            try:
-                body = zlib.decompress(body)
-            except zlib.error:
-                body = zlib.decompress(body, -zlib.MAX_WBITS)
-        elif coding != "identity":
-            return None
+    """Undo Content-Encoding so usage stays readable; None when we cannot.
+
+    A body cut short (a stream the client closed before the gzip trailer)
+    decodes as far as it goes; a corrupt one, or an unknown coding, is kept
+    as it came.
+    """
+    try:
+        for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
+            if coding in ("gzip", "x-gzip"):
+                body = _inflate(body, 16 + zlib.MAX_WBITS)
+            elif coding == "deflate":
+                try:
+                    body = _inflate(body, zlib.MAX_WBITS)
+                except zlib.error:
+                    body = _inflate(body, -zlib.MAX_WBITS)
+            elif coding != "identity":
+                return None
+    except zlib.error:
+        return None
     return body
+
+
+def _inflate(body: bytes, wbits: int) -> bytes:
+    inflater = zlib.decompressobj(wbits)
+    return inflater.decompress(body) + inflater.flush()
 
 
 def _text_or_bytes(body: bytes) -> str | bytes:
@@ -344,13 +357,14 @@ class TestRecorder:
         status = exchange._status or 0
         headers = exchange._headers
         body = exchange.body()
-        if truncated and is_whole(headers, body, decoded=decoded):
-            truncated = False  # the client stopped at the stream's own end marker
+        sent_size = None if decoded else len(body)  # bytes as they came, before any decoding
         encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
         if encoding and not decoded:
             plain = _decode(body, encoding)
             if plain is not None:
                 body, decoded = plain, True
+        if truncated and is_whole(headers, body, sent_size=sent_size):
+            truncated = False  # the client stopped at the stream's own end marker
         if decoded:
             headers = [
                 (k, str(len(body)) if k.lower() == "content-length" else v)
