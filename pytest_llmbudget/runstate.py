@@ -36,6 +36,7 @@ if TYPE_CHECKING:  # loaded when needed: the first LLM call, xdist, the end of a
 
 RUN_ID_KEY = "llmbudget_run_id"
 SLOT = pytest.StashKey[RecorderSlot]()
+DID_NOT_PASS = pytest.StashKey[bool]()
 
 
 class Engine(NamedTuple):
@@ -124,6 +125,24 @@ class CostCheck:
             )
 
 
+class RewriteOutcomes:
+    """Under ``rewrite`` only: notes the tests whose setup or body did not pass.
+
+    Such a test (skipped, failed, errored) keeps its earlier cassette: a
+    ``skipif`` on another platform, or a provider's error answer, must not
+    wipe a recording that works.
+    """
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if report.when != "teardown" and not report.passed:
+            item.stash[DID_NOT_PASS] = True
+        return report
+
+
 class RunState:
     """What one pytest session knows: its settings, gates and every call made so far.
 
@@ -164,6 +183,8 @@ class RunState:
         self._cost_check = False
         if log_outcomes:
             self._log_outcomes()
+        if settings.record_mode is RecordMode.REWRITE:
+            pluginmanager.register(RewriteOutcomes(), "llmbudget-rewrite-outcomes")
 
     @property
     def outcomes(self) -> dict[str, str]:
@@ -249,10 +270,11 @@ class RunState:
             if slot is not None:
                 SWITCHBOARD.pop(slot)
                 recorder = slot.recorder
-                if recorder is None and self.settings.record_mode is RecordMode.REWRITE:
+                passed = not item.stash.get(DID_NOT_PASS, False)
+                if recorder is None and passed and self.settings.record_mode is RecordMode.REWRITE:
                     recorder = slot.get()  # rewrite drops the cassette of a test that made no call
                 if recorder is not None:
-                    recorder.close()
+                    recorder.close(passed=passed)
 
     # -- pytest-xdist, on the controller --------------------------------------
 

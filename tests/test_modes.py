@@ -149,3 +149,80 @@ def test_a_bad_ini_boolean_is_a_usage_error(suite: pytest.Pytester) -> None:
     result = suite.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*llm_record_errors*true or false*"])
+
+
+KEEPERS = """
+import openai, pytest
+
+PHASE = os.environ.get("PHASE", "record")
+
+def ask(text):
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    return client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": text}])
+
+@pytest.fixture
+def service():
+    if PHASE == "rewrite":
+        raise RuntimeError("the service fixture broke")
+
+@pytest.mark.skipif(PHASE == "rewrite", reason="another platform")
+def test_skipped_by_marker():
+    ask("a")
+
+def test_skips_itself():
+    if PHASE == "rewrite":
+        pytest.skip("not today")
+    ask("b")
+
+def test_fails_before_its_call():
+    assert PHASE != "rewrite"
+    ask("c")
+
+def test_fixture_errors(service):
+    ask("d")
+
+def test_gets_an_error_answer():
+    try:
+        ask("e")
+    except openai.APIStatusError:
+        assert PHASE == "rewrite"
+
+def test_passes_without_calls_now():
+    if PHASE != "rewrite":
+        ask("f")
+
+def test_passes_with_a_new_call():
+    ask("g" if PHASE != "rewrite" else "g, again")
+"""
+
+
+def test_rewrite_keeps_the_cassette_of_a_test_that_did_not_pass_or_recorded_nothing(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_test(pytester, "test_keep", KEEPERS)
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=7)
+    folder = pytester.path / "cassettes" / "test_keep"
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    assert len(before) == 7
+
+    monkeypatch.setenv("PHASE", "rewrite")
+    # test_gets_an_error_answer is the fifth call: the first four never reach the server.
+    standin.fail_next(400, {"error": {"message": "bad request", "type": "invalid_request_error"}})
+    result = pytester.runpytest("-p", "no:cacheprovider", "--llm-record=rewrite")
+    result.assert_outcomes(passed=3, skipped=2, failed=1, errors=1)
+
+    after = {path.name: path.read_bytes() for path in folder.iterdir()}
+    kept = [
+        "test_skipped_by_marker.yaml",
+        "test_skips_itself.yaml",
+        "test_fails_before_its_call.yaml",
+        "test_fixture_errors.yaml",
+        "test_gets_an_error_answer.yaml",
+    ]
+    for name in kept:
+        assert after.get(name) == before[name], name
+    assert "test_passes_without_calls_now.yaml" not in after, "a passing test without calls"
+    rewritten = after["test_passes_with_a_new_call.yaml"]
+    assert rewritten != before["test_passes_with_a_new_call.yaml"]
+    assert b"g, again" in rewritten

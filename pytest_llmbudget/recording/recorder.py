@@ -249,6 +249,7 @@ class TestRecorder:
         self._cassette: Cassette | None = None
         self._writer_lock: CassetteLock | None = None
         self._closed = False
+        self._passed = True
         self._closed_use: CassetteUse | None = None
         self._may_record: bool = config.mode is not RecordMode.NONE
         self._pending: set[Exchange] = set()
@@ -442,11 +443,16 @@ class TestRecorder:
 
     # -- end of test --------------------------------------------------------
 
-    def close(self) -> None:
-        """Record streams the test left open, then save the cassette if it changed."""
+    def close(self, *, passed: bool = True) -> None:
+        """Record streams the test left open, then save the cassette if it changed.
+
+        ``passed``: the test's setup and body passed. Under ``rewrite``, one
+        that did not (skipped, failed, errored) keeps its earlier cassette.
+        """
         if self._closed:
             return
         self._closed = True
+        self._passed = passed
         try:
             with self._lock:
                 pending = [exchange for exchange in self._pending if exchange.answered]
@@ -476,6 +482,8 @@ class TestRecorder:
 
     def _save(self) -> None:
         cassette = self._cassette
+        if self.config.mode is RecordMode.REWRITE and self._keeps_earlier(cassette):
+            return
         if self.config.mode is RecordMode.REWRITE and (cassette is None or not len(cassette)):
             # Never drop what another test of this run just recorded.
             if self.cassette_path.exists() and not self._written_this_run():
@@ -485,6 +493,21 @@ class TestRecorder:
             cassette.save()
             if self._writer_lock is not None and self.config.run_id:
                 self._writer_lock.mark_written(self.config.run_id)
+
+    def _keeps_earlier(self, cassette: Cassette | None) -> bool:
+        """``rewrite`` leaves the earlier cassette alone when the new one is not a better one.
+
+        That is, when the test did not pass (a skip, a failure before its
+        calls, a fixture error: what it recorded, if anything, is not what a
+        passing run records), or when it made calls of which none could be
+        recorded (error answers). Only a passing test that made no call at
+        all drops its cassette: it no longer needs one.
+        """
+        if not self.cassette_path.exists() or self._written_this_run():
+            return False
+        if not self._passed:
+            return True
+        return (cassette is None or not len(cassette)) and bool(self.records)
 
     def cassette_use(self) -> CassetteUse:
         """What this test played of its cassette, once closed: the report carries it for prune."""
