@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import textwrap
+from urllib.parse import quote, quote_plus
+
 import pytest
 from helpers import write_test
 from standin import StandIn
@@ -131,3 +134,65 @@ def test_scrubber_redacts_query_parameters_whatever_their_case() -> None:
     url = "https://h/v1/x?API_KEY=abc123456789&alt=sse&key=zzz987654321"
     secrets = scrubber.secrets_of(url, [])
     assert scrubber.url(url, secrets) == "https://h/v1/x?API_KEY=REDACTED&alt=sse&key=REDACTED"
+
+
+HIDDEN = "pw-Hidden/val+ue=42"  # not in the environment; / + = change under URL encoding
+
+ELSEWHERE: dict[str, str] = {
+    "password-in-the-url-requests": """
+        import requests
+        def test_call():
+            url = URL.replace("://", "://bob:" + HIDDEN_QUOTED + "@") + "/v1/chat/completions"
+            requests.post(url, json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    """,
+    "password-in-the-url-openai": """
+        import openai
+        def test_call():
+            base = URL.replace("://", "://bob:" + HIDDEN_QUOTED + "@") + "/v1"
+            client = openai.OpenAI(base_url=base, api_key="k", max_retries=0)
+            client.chat.completions.create(model="gpt-4o-mini",
+                                           messages=[{"role": "user", "content": "hi"}])
+    """,
+    "apikey-and-access-token-parameters": """
+        import httpx
+        def test_call():
+            httpx.post(URL + "/v1/chat/completions",
+                       params={"apikey": HIDDEN, "access_token": HIDDEN + "2"},
+                       json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    """,
+    "env-secret-url-encoded": """
+        import requests
+        def test_call():
+            requests.post(URL + "/v1/chat/completions", params={"q": os.environ["PARTNER_TOKEN"]},
+                          json={"model": "m", "messages": [{"role": "user", "content": "x"}]})
+    """,
+}
+
+
+@pytest.mark.parametrize("case", sorted(ELSEWHERE))
+def test_no_credential_from_the_url_in_the_cassette_in_any_spelling(
+    case: str, pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PARTNER_TOKEN", HIDDEN)
+    prologue = f"from urllib.parse import quote\nHIDDEN = {HIDDEN!r}\n"
+    prologue += "HIDDEN_QUOTED = quote(HIDDEN, safe='')\n"
+    write_test(pytester, "test_secret", prologue + textwrap.dedent(ELSEWHERE[case]))
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    assert standin.hits == 1
+    text = (pytester.path / "cassettes" / "test_secret" / "test_call.yaml").read_text()
+    for spelling in (HIDDEN, quote(HIDDEN, safe=""), quote_plus(HIDDEN), "Hidden"):
+        assert spelling not in text, spelling
+    assert "REDACTED" in text
+    # Still found again on replay: the request key is made of the redacted request.
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=1)
+    assert standin.hits == 1
+
+
+def test_a_url_password_is_redacted_however_short() -> None:
+    scrubber = Scrubber()
+    url = "http://me:pw@h:8080/v1/x?alt=sse"
+    assert (
+        scrubber.url(url, scrubber.secrets_of(url, [])) == "http://me:REDACTED@h:8080/v1/x?alt=sse"
+    )
+    plain = "http://h/v1/x?to=a@b"
+    assert scrubber.url(plain, scrubber.secrets_of(plain, [])) == plain

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from urllib.parse import quote, quote_plus, unquote, unquote_plus, urlsplit
 
 REDACTED = "REDACTED"
 
@@ -30,7 +31,9 @@ REQUEST_HEADERS = frozenset(
 RESPONSE_HEADERS = frozenset(
     {"set-cookie", "openai-organization", "openai-project", "anthropic-organization-id"}
 )
-QUERY_PARAMS = frozenset({"key", "api_key", "api-key"})
+QUERY_PARAMS = frozenset(
+    {"key", "api_key", "api-key", "apikey", "access_token", "api_token", "auth_token", "token"}
+)
 ENV_SUFFIXES = ("_KEY", "_TOKEN", "_SECRET")
 MIN_SECRET_LENGTH = 8
 _AUTH_SCHEMES = ("bearer ", "basic ", "token ")
@@ -49,9 +52,10 @@ def env_secrets(environ: Mapping[str, str] | None = None) -> set[str]:
             return _current_env_secrets(raw)
         environ = os.environ
     return {
-        value
+        spelling
         for name, value in environ.items()
         if name.upper().endswith(ENV_SUFFIXES) and len(value) >= MIN_SECRET_LENGTH
+        for spelling in _spellings(value)
     }
 
 
@@ -78,8 +82,20 @@ def _raw_env_secrets(raw: dict[bytes, bytes]) -> set[str]:
         if name.upper().endswith(_RAW_SUFFIXES) and len(value) >= MIN_SECRET_LENGTH:
             text = os.fsdecode(value)
             if len(text) >= MIN_SECRET_LENGTH:
-                found.add(text)
+                found.update(_spellings(text))
     return found
+
+
+def _spellings(secret: str) -> set[str]:
+    """A secret as it may be written: itself, URL-encoded (a key sent as a query
+    parameter), and URL-decoded (a key taken from a URL, echoed back plain)."""
+    return {
+        secret,
+        quote(secret, safe=""),
+        quote_plus(secret, safe=""),
+        unquote(secret),
+        unquote_plus(secret),
+    }
 
 
 def _credential_values(value: str) -> Iterable[str]:
@@ -111,11 +127,19 @@ class Scrubber:
                 found.update(_credential_values(value))
         for name, value in _query_pairs(url):
             if name.lower() in QUERY_PARAMS:
-                found.add(value)
+                found.update(_spellings(value))
+        password = _password(url)
+        if password:
+            found.update(_spellings(password))
         return sorted((s for s in found if len(s) >= MIN_SECRET_LENGTH), key=len, reverse=True)
 
     def url(self, url: str, secrets: Iterable[str] = ()) -> str:
-        """The URL with credential query parameters and secret values redacted."""
+        """The URL with its password, credential query parameters and secret values redacted."""
+        if _password(url):
+            scheme, _slashes, rest = url.partition("://")
+            userinfo, _at, host = rest.partition("@")
+            user = userinfo.partition(":")[0]
+            url = f"{scheme}://{user}:{REDACTED}@{host}"
         base, sep, query = url.partition("?")
         if sep:
             pairs = []
@@ -133,6 +157,17 @@ class Scrubber:
             (name, REDACTED if name.lower() in names else text(value, secret_list))
             for name, value in headers
         ]
+
+
+def _password(url: str) -> str:
+    """The password of ``scheme://user:password@host/...``; empty when there is none."""
+    head = url.partition("?")[0].partition("#")[0]
+    if "@" not in head:
+        return ""
+    try:
+        return urlsplit(head).password or ""
+    except ValueError:
+        return ""
 
 
 def _query_pairs(url: str) -> Iterable[tuple[str, str]]:
