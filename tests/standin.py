@@ -26,7 +26,6 @@ foreground until SIGTERM or SIGINT.
 import argparse
 import base64
 import contextlib
-import gzip
 import hashlib
 import json
 import os
@@ -410,9 +409,10 @@ class _Handler(BaseHTTPRequestHandler):
         names = {name.lower() for name, _ in extra}
         if answer.content_type and "content-type" not in names:
             extra.insert(0, ("Content-Type", answer.content_type))
-        if _wants_gzip(self.path, request) and "content-encoding" not in names:
-            data = gzip.compress(data, mtime=0)
-            extra.append(("Content-Encoding", "gzip"))
+        encoder = _encoder(self.path, request) if "content-encoding" not in names else None
+        if encoder is not None:
+            data = encoder.piece(data) + encoder.end()
+            extra.append(("Content-Encoding", encoder.coding))
         self.send_response(answer.status)
         for name, value in extra:
             self.send_header(name, value)
@@ -429,18 +429,18 @@ class _Handler(BaseHTTPRequestHandler):
         self, answer: _Answer, common: list[tuple[str, str]], request: Mapping[str, str]
     ) -> None:
         chunked = self.request_version == "HTTP/1.1"
-        # gzip=1 compresses a stream as servers do: each event flushed as it is sent,
-        # the gzip trailer last, after the final event.
-        squeeze = zlib.compressobj(wbits=31) if _wants_gzip(self.path, request) else None
+        # A compressed stream is sent as servers do: each event flushed as it is
+        # sent, the coding's trailer last, after the final event.
+        encoder = _encoder(self.path, request)
         events = list(answer.events or ())
-        if squeeze is not None:
-            events = [squeeze.compress(e) + squeeze.flush(zlib.Z_SYNC_FLUSH) for e in events]
-            events.append(squeeze.flush())
+        if encoder is not None:
+            events = [encoder.piece(event) for event in events]
+            events.append(encoder.end())
         self.send_response(answer.status)
         self.send_header("Content-Type", answer.content_type)
         self.send_header("Cache-Control", "no-cache")
-        if squeeze is not None:
-            self.send_header("Content-Encoding", "gzip")
+        if encoder is not None:
+            self.send_header("Content-Encoding", encoder.coding)
         for name, value in [*common, *answer.headers]:
             self.send_header(name, value)
         if chunked:
@@ -1018,11 +1018,52 @@ def _named_event(name: str, payload: Any) -> bytes:
     return b"event: " + name.encode() + b"\ndata: " + _dump(payload) + b"\n\n"
 
 
-def _wants_gzip(raw_path: str, headers: Mapping[str, str]) -> bool:
-    if "gzip" not in headers.get("accept-encoding", "").lower():
-        return False
-    asked = parse_qs(urlsplit(raw_path).query).get("gzip", [""])[0] == "1"
-    return asked or headers.get("x-standin-gzip") == "1"
+class _Encoder:
+    """Compresses a body piece by piece, each piece decodable on arrival, as servers stream.
+
+    gzip from the standard library; br and zstd with the packages httpx decodes
+    them with, imported only when a test asks for them.
+    """
+
+    def __init__(self, coding: str) -> None:
+        self.coding = coding
+        if coding == "gzip":
+            self._zlib = zlib.compressobj(wbits=31)
+        elif coding == "br":
+            import brotli  # type: ignore[import-untyped]
+
+            self._brotli = brotli.Compressor()
+        elif coding == "zstd":
+            from backports import zstd
+
+            self._zstd = zstd.ZstdCompressor()
+        else:
+            raise ValueError(f"the stand-in does not speak {coding!r}")
+
+    def piece(self, data: bytes) -> bytes:
+        if self.coding == "gzip":
+            return self._zlib.compress(data) + self._zlib.flush(zlib.Z_SYNC_FLUSH)
+        if self.coding == "br":
+            return bytes(self._brotli.process(data) + self._brotli.flush())
+        return bytes(self._zstd.compress(data, mode=self._zstd.FLUSH_BLOCK))
+
+    def end(self) -> bytes:
+        if self.coding == "gzip":
+            return self._zlib.flush()
+        if self.coding == "br":
+            return bytes(self._brotli.finish())
+        return bytes(self._zstd.flush(mode=self._zstd.FLUSH_FRAME))
+
+
+def _encoder(raw_path: str, headers: Mapping[str, str]) -> _Encoder | None:
+    """The coding asked for (``gzip=1``, ``x-standin-gzip: 1``, ``x-standin-encoding: br``)
+    and accepted by the client; None for a plain answer."""
+    coding = headers.get("x-standin-encoding", "").strip().lower()
+    if not coding:
+        asked = parse_qs(urlsplit(raw_path).query).get("gzip", [""])[0] == "1"
+        coding = "gzip" if asked or headers.get("x-standin-gzip") == "1" else ""
+    accepted = {c.split(";")[0].strip() for c in headers.get("accept-encoding", "").split(",")}
+    return _Encoder(coding) if coding and coding in accepted else None
 
 
 # -- command line -------------------------------------------------------------------------------

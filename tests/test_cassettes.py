@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -314,6 +316,54 @@ def test_a_compressed_stream_the_sdk_closes_at_done_is_stored_whole_and_decoded(
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=1)
     assert result_of(pytester) == live
     assert not standin.requests
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd"])
+@pytest.mark.parametrize("client", ["openai", "httpx"])
+def test_brotli_and_zstd_answers_are_stored_decoded_scrubbed_and_priced(
+    client: str, coding: str, pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """httpx asks for br and zstd whenever their packages are installed, as they are here."""
+    calls = {
+        "openai": """
+            import openai
+            def test_coded():
+                c = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0,
+                                  default_headers=HEADERS)
+                c.chat.completions.create(model="gpt-4o-mini",
+                                          messages=[{"role": "user", "content": "coded"}])
+        """,
+        "httpx": """
+            import httpx
+            def test_coded():
+                reply = httpx.post(URL + "/v1/chat/completions",
+                                   headers={**HEADERS, "authorization": "Bearer " + KEY},
+                                   json={"model": "gpt-4o-mini",
+                                         "messages": [{"role": "user", "content": "coded"}]})
+                assert reply.json()["usage"]["prompt_tokens"] > 0
+        """,
+    }
+    headers = f"HEADERS = {{'x-standin-encoding': {coding!r}, 'x-standin-echo-key': '1'}}\n"
+    write_test(pytester, "test_coded", headers + textwrap.dedent(calls[client]))
+    report = pytester.path / "report.json"
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-report={report}")
+    result.assert_outcomes(passed=1)
+    (request,) = standin.requests
+    assert coding in request.headers["accept-encoding"]
+    stored = load_cassette(pytester.path / "cassettes" / "test_coded" / "test_coded.yaml")
+    (interaction,) = stored["interactions"]
+    body = interaction["response"]["body"]["string"]
+    assert isinstance(body, str), "decoded to text"
+    assert '"prompt_tokens"' in body
+    assert "REDACTED" in body, "the echoed key was found and scrubbed"
+    assert "abcdefghijklmnop1234" not in body
+    assert "content-encoding" not in {name.lower() for name in interaction["response"]["headers"]}
+    (test_entry,) = json.loads(report.read_text())["tests"]
+    (record,) = test_entry["records"]
+    usage = json.loads(body)["usage"]
+    assert record["input_tokens"] == usage["prompt_tokens"]
+    assert record["output_tokens"] == usage["completion_tokens"]
+    assert not record["estimated"]
 
 
 def test_saves_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

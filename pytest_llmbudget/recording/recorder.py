@@ -12,7 +12,6 @@ import datetime as _dt
 import functools
 import threading
 import time
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ from pytest_llmbudget.errors import CassetteMiss
 from pytest_llmbudget.recording import scrub
 from pytest_llmbudget.recording.canonical import RequestKey, request_key
 from pytest_llmbudget.recording.completeness import is_whole
+from pytest_llmbudget.recording.content_coding import decode
 from pytest_llmbudget.recording.modes import RecordMode
 from pytest_llmbudget.records import CallRecord
 
@@ -80,34 +80,6 @@ class RecorderConfig:
     run_gate: RunGate | None = None
     # Tests of one run that share a cassette add to it, whatever the mode; see _open.
     run_id: str = ""
-
-
-def _decode(body: bytes, encoding: str) -> bytes | None:
-    """Undo Content-Encoding so usage stays readable; None when we cannot.
-
-    A body cut short (a stream the client closed before the gzip trailer)
-    decodes as far as it goes; a corrupt one, or an unknown coding, is kept
-    as it came.
-    """
-    try:
-        for coding in reversed([c.strip().lower() for c in encoding.split(",") if c.strip()]):
-            if coding in ("gzip", "x-gzip"):
-                body = _inflate(body, 16 + zlib.MAX_WBITS)
-            elif coding == "deflate":
-                try:
-                    body = _inflate(body, zlib.MAX_WBITS)
-                except zlib.error:
-                    body = _inflate(body, -zlib.MAX_WBITS)
-            elif coding != "identity":
-                return None
-    except zlib.error:
-        return None
-    return body
-
-
-def _inflate(body: bytes, wbits: int) -> bytes:
-    inflater = zlib.decompressobj(wbits)
-    return inflater.decompress(body) + inflater.flush()
 
 
 def _text_or_bytes(body: bytes) -> str | bytes:
@@ -361,7 +333,7 @@ class TestRecorder:
         sent_size = None if decoded else len(body)  # bytes as they came, before any decoding
         encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
         if encoding and not decoded:
-            plain = _decode(body, encoding)
+            plain = decode(body, encoding)
             if plain is not None:
                 body, decoded = plain, True
         if truncated and is_whole(headers, body, sent_size=sent_size):
