@@ -220,6 +220,7 @@ def pytest_runtestloop(session: pytest.Session) -> Generator[None, object, objec
         pytest.exit.Exception,
     ):
         if run is not None:  # -x, --maxfail, Ctrl-C, pytest.exit(): still report, as a partial run
+            run.abandon_running()
             _finish(run, session)
         raise
     if run is not None:

@@ -181,6 +181,7 @@ class RunState:
         self.log = OutcomeLog()
         self._logging = False
         self._cost_check = False
+        self._running: list[RecorderSlot] = []  # tests set up and not yet torn down
         if log_outcomes:
             self._log_outcomes()
         if settings.record_mode is RecordMode.REWRITE:
@@ -225,6 +226,16 @@ class RunState:
         with self.lock:
             self.records.append(record)
 
+    def abandon_running(self) -> None:
+        """The run was interrupted inside a test (Ctrl-C, ``pytest.exit``): pytest skips its
+        teardown. What it recorded live was paid for: save it (``rewrite`` keeps the earlier
+        cassette, as for any test that did not pass)."""
+        while self._running:
+            slot = self._running.pop()
+            SWITCHBOARD.pop(slot)
+            if slot.recorder is not None:
+                slot.recorder.close(passed=False)
+
     def violate(self, entry: dict[str, Any]) -> None:
         with self.lock:
             self.violations.append(entry)
@@ -246,6 +257,7 @@ class RunState:
             call_limit = (self.settings.limits.test_max_calls, "--llm-test-max-calls")
         slot = RecorderSlot(partial(self._recorder, item, call_limit))
         item.stash[SLOT] = slot
+        self._running.append(slot)
         SWITCHBOARD.push(slot)
 
     def _recorder(self, item: pytest.Item, call_limit: tuple[int | None, str]) -> TestRecorder:
@@ -269,6 +281,8 @@ class RunState:
             slot = item.stash.get(SLOT, None)
             if slot is not None:
                 SWITCHBOARD.pop(slot)
+                if slot in self._running:
+                    self._running.remove(slot)
                 recorder = slot.recorder
                 passed = not item.stash.get(DID_NOT_PASS, False)
                 if recorder is None and passed and self.settings.record_mode is RecordMode.REWRITE:

@@ -226,3 +226,40 @@ def test_rewrite_keeps_the_cassette_of_a_test_that_did_not_pass_or_recorded_noth
     rewritten = after["test_passes_with_a_new_call.yaml"]
     assert rewritten != before["test_passes_with_a_new_call.yaml"]
     assert b"g, again" in rewritten
+
+
+INTERRUPTED = """
+import openai
+
+def test_interrupted():
+    client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+    client.chat.completions.create(
+        model="gpt-4o-mini", messages=[{"role": "user", "content": os.environ["PROMPT"]}])
+    if os.environ.get("STOP") == "exit":
+        import pytest
+        pytest.exit("stopped by the test")
+    raise KeyboardInterrupt  # Ctrl-C after a call that was paid for
+"""
+
+
+@pytest.mark.parametrize("stop", ["ctrl-c", "exit"])
+def test_an_interrupted_test_keeps_the_calls_it_paid_for(
+    stop: str, pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subprocess: in-process, pytester hands a KeyboardInterrupt on to the outer run."""
+    write_test(pytester, "test_stop", INTERRUPTED)
+    monkeypatch.setenv("STOP", stop)
+    monkeypatch.setenv("PROMPT", "paid for")
+    cassette = pytester.path / "cassettes" / "test_stop" / "test_interrupted.yaml"
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llm-record=new")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert standin.hits == 1
+    (interaction,) = load_cassette(cassette)["interactions"]
+    assert "paid for" in interaction["request"]["body"]
+    # rewrite: the interrupted test did not pass, so its earlier cassette stays.
+    earlier = cassette.read_bytes()
+    monkeypatch.setenv("PROMPT", "paid for again")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llm-record=rewrite")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    assert standin.hits == 2
+    assert cassette.read_bytes() == earlier
