@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import textwrap
@@ -156,6 +157,14 @@ def test_a_corrupt_cassette_fails_the_test_by_name_and_is_left_alone(
         ("- just\n- a list\n", "not a mapping"),
         ("interactions: 3\n", "not a list"),
         ("interactions:\n- request: {uri: x}\n  response: {}\n", "interaction 1 has no request"),
+        (
+            "interactions:\n- request: {method: GET, uri: x}\n  response: {status: {code: abc}}\n",
+            "interaction 1: response status code 'abc' is not an HTTP status",
+        ),
+        (
+            "interactions:\n- request: {method: GET, uri: x}\n  response: {status: {code: null}}\n",
+            "interaction 1: response status code None",
+        ),
     ],
 )
 def test_structural_damage_is_named(tmp_path: Path, text: str, problem: str) -> None:
@@ -176,6 +185,72 @@ def test_reads_parsed_body_cassettes_from_the_corpus() -> None:
         first = cassette.interactions[0]
         key = request_key(first["request"]["method"], first["request"]["uri"], b"")
         assert key[0] in {"GET", "POST"}
+
+
+def test_a_stock_vcrpy_cassette_with_a_gzip_body_replays_and_is_priced(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """vcrpy stores a compressed answer as it came (``!!binary``, with its Content-Encoding)."""
+    answer = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "gpt-4o-mini",
+        "choices": [
+            {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "z"}}
+        ],
+        "usage": {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8},
+    }
+    body = {"messages": [{"role": "user", "content": "gz"}], "model": "gpt-4o-mini"}
+    raw = gzip.compress(json.dumps(answer).encode())
+    cassette = pytester.path / "cassettes" / "test_stock" / "test_stock.yaml"
+    cassette.parent.mkdir(parents=True)
+    document = {
+        "interactions": [
+            {
+                "request": {
+                    "method": "POST",
+                    "uri": standin.url + "/v1/chat/completions",
+                    "headers": {"content-type": ["application/json"]},
+                    "body": json.dumps(body),
+                },
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {
+                        "content-type": ["application/json"],
+                        "content-encoding": ["gzip"],
+                        "content-length": [str(len(raw))],
+                    },
+                    "body": {"string": raw},
+                },
+            }
+        ],
+        "version": 1,
+    }
+    cassette.write_text(yaml.safe_dump(document))
+    assert "!!binary" in cassette.read_text()
+    write_test(
+        pytester,
+        "test_stock",
+        """
+        import openai
+        def test_stock():
+            client = openai.OpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
+            reply = client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": "gz"}])
+            assert reply.choices[0].message.content == "z"
+        """,
+    )
+    report = pytester.path / "report.json"
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--llm-record=none", f"--llm-report={report}"
+    )
+    result.assert_outcomes(passed=1)
+    assert standin.hits == 0
+    (test,) = json.loads(report.read_text())["tests"]
+    (record,) = test["records"]
+    assert (record["input_tokens"], record["output_tokens"]) == (5, 3)
+    assert not record["estimated"]
 
 
 def test_parsed_body_interactions_replay(

@@ -124,16 +124,35 @@ def response_of(interaction: dict[str, Any]) -> StoredResponse:
         raw_body = response.get("body")
         stored = raw_body.get("string") if isinstance(raw_body, dict) else raw_body
     headers = _headers_of(response.get("headers"))
+    body = _as_bytes(stored)
+    if isinstance(stored, bytes):
+        # Bytes as the server sent them (a cassette of stock vcrpy keeps gzip as
+        # it came): replayed decoded, so the usage in them can be read and priced.
+        encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
+        plain = _decoded(body, encoding) if encoding else None
+        if plain is not None:
+            body = plain
+            stored = None
     if not isinstance(stored, bytes):
         # Text in YAML is a decoded body, whatever Content-Encoding the server sent:
         # replaying that header would make the client try to decompress plain text.
-        headers = [(k, v) for k, v in headers if k.lower() != "content-encoding"]
+        headers = [
+            (k, str(len(body)) if k.lower() == "content-length" else v)
+            for k, v in headers
+            if k.lower() != "content-encoding"
+        ]
     return StoredResponse(
         status=int(status.get("code", 200)),
         reason=str(status.get("message") or ""),
         headers=headers,
-        body=_as_bytes(stored),
+        body=body,
     )
+
+
+def _decoded(body: bytes, encoding: str) -> bytes | None:
+    from pytest_llmbudget.recording.content_coding import decode
+
+    return decode(body, encoding)
 
 
 def _check(path: Path, document: Any) -> list[dict[str, Any]]:
@@ -149,6 +168,11 @@ def _check(path: Path, document: Any) -> list[dict[str, Any]]:
             raise CassetteError(path, f"interaction {number} has no request method and uri")
         if not isinstance(response, dict) or not isinstance(response.get("status"), dict):
             raise CassetteError(path, f"interaction {number} has no response status")
+        code = response["status"].get("code", 200)
+        if isinstance(code, bool) or not isinstance(code, int) or not 100 <= code <= 599:
+            raise CassetteError(
+                path, f"interaction {number}: response status code {code!r} is not an HTTP status"
+            )
     return interactions
 
 
