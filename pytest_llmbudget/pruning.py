@@ -1,17 +1,25 @@
 """What ``llmbudget prune`` may remove, decided from the JSON report of a full run.
 
-Two kinds of removal, both on the report's word only:
+Two kinds of removal, both on the report's word only, and only of what the
+plugin recorded (each interaction it writes carries ``recorded_at`` and
+``duration_s``, which vcrpy never writes):
 
-* a cassette file that no collected test uses (under a ``cassettes`` folder
-  or ``--llm-cassette-dir``): the test was renamed or deleted;
-* the interactions of a cassette that its tests, all passed, did not play.
+* a cassette file that no collected test uses: the test was renamed or
+  deleted. Only files in the cassette folders of the report's own tests are
+  looked at: the ``cassettes`` folder next to each collected test file, or
+  the run's ``--llm-cassette-dir``; and only files every interaction of
+  which the plugin recorded, so a cassette of pytest-recording or vcrpy
+  (``@pytest.mark.vcr("login_flow.yaml")``) is never deleted;
+* the interactions of a cassette that its tests, all passed, did not play,
+  when the plugin recorded them.
 
 Everything else stays, and prune is built to err that way: a partial run
-(deselected tests, a subset of paths, stopped early) is refused outright;
-the cassettes of modules skipped or ignored at collection stay; a cassette
-whose test failed, was skipped or shared it with a parallel writer keeps
-all its interactions; a file that changed since the run (its SHA-256 differs,
-or it is newer than the run) is left alone.
+(deselected tests, a subset of paths, stopped early) is refused outright, and
+so is a run that collected no test or whose test files are not in this
+rootdir; the cassettes of modules skipped or ignored at collection stay; a
+cassette whose test failed, was skipped or shared it with a parallel writer
+keeps all its interactions; a file that changed since the run (its SHA-256
+differs, or it is newer than the run) is left alone.
 """
 
 from __future__ import annotations
@@ -27,6 +35,8 @@ from typing import Any
 from pytest_llmbudget.recording.playback import from_ranges, to_ranges
 
 CASSETTE_SUFFIX = ".yaml"
+# What the recorder adds to every interaction it writes, and vcrpy never does.
+STAMP = ("recorded_at", "duration_s")
 # Folders of other people's code inside an ignored folder: no test of the project.
 _FOREIGN = frozenset({"site-packages", "node_modules", "__pycache__"})
 
@@ -81,13 +91,6 @@ def _shown(path: Path, rootdir: Path) -> str:
         return str(path)
 
 
-def _sha256(path: Path) -> str | None:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except FileNotFoundError:
-        return None
-
-
 def _started(run: Mapping[str, Any]) -> float | None:
     text = str(run.get("started_at") or "")
     try:
@@ -111,7 +114,54 @@ def check_scope(document: Mapping[str, Any], source: str) -> tuple[dict[str, Any
             f"their cassettes:{reasons}\nRun the whole suite with --llm-report (no -k, -m, "
             "paths or node ids, nothing stopping it early), then prune with that report"
         )
+    if not run.get("collected") or not cassettes:
+        raise PruneRefusedError(
+            f"{source} is the report of a run that collected no test, so every cassette would "
+            "look unused: run the whole suite with --llm-report, then prune with that report"
+        )
     return run, cassettes
+
+
+def test_files(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The files of the tests the report names, as their node ids give them (rootdir-relative)."""
+    files = (str(nodeid).split("::", 1)[0] for entry in entries for nodeid in entry["tests"])
+    return sorted(set(files))
+
+
+def check_project(files: Iterable[str], rootdir: Path, source: str) -> None:
+    """Refuse a report whose test files are not in ``rootdir``: another project's, or stale."""
+    missing = [name for name in files if not (rootdir / name).is_file()]
+    if missing:
+        shown = ", ".join(missing[:3]) + (
+            f" and {len(missing) - 3} more" if len(missing) > 3 else ""
+        )
+        raise PruneRefusedError(
+            f"{source} is not the report of a run in {rootdir}: its test files are not all "
+            f"there ({shown} missing); prune in the project the report comes from (or pass "
+            "--rootdir), with a report of the tests as they are now"
+        )
+
+
+def cassette_roots(files: Iterable[str], rootdir: Path, cassette_dir: Path | None) -> list[Path]:
+    """The folders the run's tests keep their cassettes in: the only places prune deletes from."""
+    if cassette_dir is not None:
+        return [cassette_dir]
+    return sorted({(rootdir / name).parent / "cassettes" for name in files})
+
+
+def recorded_by_us(path: Path, text: bytes | None = None) -> list[bool] | None:
+    """For each interaction, whether the plugin recorded it; None for a file it cannot read."""
+    from pytest_llmbudget.errors import CassetteError
+    from pytest_llmbudget.recording.cassette import Cassette
+
+    try:
+        cassette = Cassette.parse(path, path.read_bytes() if text is None else text)
+    except (CassetteError, OSError):
+        return None
+    return [
+        isinstance(interaction, dict) and all(key in interaction for key in STAMP)
+        for interaction in cassette.interactions
+    ]
 
 
 def _protected_dirs(run: Mapping[str, Any], rootdir: Path, cassette_dir: Path | None) -> set[Path]:
@@ -151,10 +201,10 @@ def _under(path: Path, folders: Iterable[Path]) -> bool:
 
 def plan(document: Mapping[str, Any], rootdir: Path, within: Path, source: str) -> Plan:
     """What to delete and trim; raises `PruneRefusedError` or ValueError/KeyError/TypeError."""
-    from pytest_llmbudget.leaks import default_roots
-
     run, entries = check_scope(document, source)
     rootdir = rootdir.resolve()
+    files = test_files(entries)
+    check_project(files, rootdir, source)
     cassette_dir = rootdir / str(run["cassette_dir"]) if run.get("cassette_dir") else None
     used = {(rootdir / str(entry["path"])).resolve() for entry in entries}
     left = [entry for entry in entries if entry.get("opened") and entry.get("sha256")]
@@ -164,7 +214,7 @@ def plan(document: Mapping[str, Any], rootdir: Path, within: Path, source: str) 
             "run prune in the project the report comes from, or pass --rootdir"
         )
     result = Plan()
-    roots = default_roots(rootdir) + ([cassette_dir] if cassette_dir is not None else [])
+    roots = cassette_roots(files, rootdir, cassette_dir)
     protected = _protected_dirs(run, rootdir, cassette_dir)
     started = _started(run)
     for path, root in _candidates(roots, within).items():
@@ -173,6 +223,10 @@ def plan(document: Mapping[str, Any], rootdir: Path, within: Path, source: str) 
         shown = _shown(path, rootdir)
         if _under(path, protected):
             result.kept.append((shown, "its module was skipped or ignored at collection"))
+        elif not _all_ours(recorded_by_us(path)):
+            result.kept.append(
+                (shown, "not recorded by pytest-llmbudget (another tool's cassette)")
+            )
         elif started is None or path.stat().st_mtime > started:
             result.kept.append((shown, "it changed after the run started"))
         else:
@@ -182,6 +236,11 @@ def plan(document: Mapping[str, Any], rootdir: Path, within: Path, source: str) 
         if entry.get("opened") and (path == within or within in path.parents):
             _trim(entry, path, _shown(path, rootdir), result)
     return result
+
+
+def _all_ours(stamps: list[bool] | None) -> bool:
+    """A file the plugin recorded every interaction of (an empty one: nobody can tell)."""
+    return stamps is not None and len(stamps) > 0 and all(stamps)
 
 
 def _trim(entry: Mapping[str, Any], path: Path, shown: str, result: Plan) -> None:
@@ -198,10 +257,33 @@ def _trim(entry: Mapping[str, Any], path: Path, shown: str, result: Plan) -> Non
         result.kept.append((shown, "tests sharing it saw different versions of it"))
     elif not played:
         result.kept.append((shown, "its tests played none of it"))
-    elif _sha256(path) != entry["sha256"]:
-        result.kept.append((shown, "it changed since the run (or is gone)"))
     else:
-        result.trims.append(Trim(path, shown, tuple(played), total, str(entry["sha256"])))
+        _trim_ours(path, shown, played, entry, result)
+
+
+def _trim_ours(
+    path: Path, shown: str, played: list[int], entry: Mapping[str, Any], result: Plan
+) -> None:
+    """Trim what the run did not play, of what the plugin recorded: another tool's stays."""
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
+        text = None
+    total = int(entry["interactions"])
+    if text is None or hashlib.sha256(text).hexdigest() != entry["sha256"]:
+        result.kept.append((shown, "it changed since the run (or is gone)"))
+        return
+    stamps = recorded_by_us(path, text)
+    if stamps is None or len(stamps) != total:
+        result.kept.append((shown, "it cannot be read as the run read it"))
+        return
+    keep = sorted({*played, *(position for position, ours in enumerate(stamps) if not ours)})
+    if len(keep) == total:
+        result.kept.append(
+            (shown, "what its tests did not play was not recorded by pytest-llmbudget")
+        )
+    else:
+        result.trims.append(Trim(path, shown, tuple(keep), total, str(entry["sha256"])))
 
 
 def apply(result: Plan) -> list[str]:

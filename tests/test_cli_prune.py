@@ -319,3 +319,168 @@ def test_the_cassette_dir_is_pruned_too(pytester: pytest.Pytester, standin: Stan
     assert "  recordings/test_bot/test_old.yaml" in result.stdout
     assert not old.exists()
     assert (pytester.path / "recordings" / "test_bot" / "test_kept.yaml").exists()
+
+
+def _age(*paths: Path) -> None:
+    """Files recorded well before the report's run, as a real project's are."""
+    an_hour_ago = time.time() - 3600
+    for path in paths:
+        os.utime(path, (an_hour_ago, an_hour_ago))
+
+
+def test_only_the_cassette_folders_of_the_runs_tests_are_pruned(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """A nested project (examples/, its own pytest.ini) outside testpaths keeps its cassettes."""
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    kept = PROLOGUE + "\ndef test_kept():\n    ask('kept')\n"
+    pytester.makepyfile(**{"tests/test_bot": kept + OLD_TEST})
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=rewrite").assert_outcomes(passed=2)
+    pytester.makepyfile(**{"tests/test_bot": kept})
+    old = pytester.path / "tests" / "cassettes" / "test_bot" / "test_old.yaml"
+    (pytester.path / "examples").mkdir()
+    (pytester.path / "examples" / "pytest.ini").write_text("[pytest]\n")
+    (pytester.path / "examples" / "test_examples.py").write_text(
+        "def test_support_bot():\n    pass\n"
+    )
+    example = pytester.path / "examples" / "cassettes" / "test_examples" / "test_support_bot.yaml"
+    example.parent.mkdir(parents=True)
+    example.write_bytes(old.read_bytes())
+    _age(old, example)
+
+    report = full_run(pytester)
+    dry = llmbudget("prune", "--dry-run", "--report", report, cwd=pytester.path)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert "  tests/cassettes/test_bot/test_old.yaml" in dry.stdout
+    assert "examples" not in dry.stdout
+    real = llmbudget("prune", "--report", report, cwd=pytester.path)
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert not old.exists()
+    assert example.exists()
+
+
+def test_a_report_of_another_project_is_refused(
+    pytester: pytest.Pytester, project: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    other = tmp_path_factory.mktemp("other")
+    (other / "pytest.ini").write_text("[pytest]\n")
+    (other / "test_quiet.py").write_text("def test_quiet():\n    pass\n")
+    report = other / "r.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", f"--llm-report={report}"],
+        cwd=other,
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    before = snapshot(project)
+    result = llmbudget("prune", "--dry-run", "--report", report, cwd=project)
+    assert result.returncode == 2, result.stdout
+    assert result.stderr == (
+        f"llmbudget prune: error: {report} is not the report of a run in {project}: its test "
+        "files are not all there (test_quiet.py missing); prune in the project the report "
+        "comes from (or pass --rootdir), with a report of the tests as they are now\n"
+    )
+    assert result.stdout == ""
+    assert snapshot(project) == before
+    assert llmbudget("prune", "--dry-run", "--report", report, cwd=other).returncode == 0
+
+
+def test_a_report_of_a_run_that_collected_no_test_is_refused(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    report = full_run(pytester, "-o", "python_files=nothing_*.py")
+    run = json.loads(report.read_text())["run"]
+    assert run["collected"] == 0
+    assert run["partial"] is False, run["reasons"]
+    before = snapshot(project)
+    result = llmbudget("prune", "--report", report, cwd=project)
+    assert result.returncode == 2, result.stdout
+    [line] = result.stderr.splitlines()
+    assert line == (
+        f"llmbudget prune: error: {report} is the report of a run that collected no test, so "
+        "every cassette would look unused: run the whole suite with --llm-report, then prune "
+        "with that report"
+    )
+    assert snapshot(project) == before
+
+
+AUTH_TESTS = """
+import os
+
+import pytest
+import requests
+
+URL = os.environ["STANDIN_URL"]
+
+
+@pytest.mark.{marker}
+def test_login():
+    assert requests.get(URL + "/login", timeout=10).ok
+"""
+
+
+def test_another_tools_cassette_is_never_deleted(
+    pytester: pytest.Pytester, project: Path, standin: StandIn
+) -> None:
+    """A file pytest-recording plays for a test (``vcr("login_flow.yaml")``) stays."""
+    pytester.makepyfile(
+        test_auth=AUTH_TESTS.replace(
+            "{marker}", 'default_cassette("login_flow.yaml")\n@pytest.mark.vcr'
+        )
+    )
+    pytester.runpytest(
+        "-p", "no:cacheprovider", "--record-mode=once", "test_auth.py"
+    ).assert_outcomes(passed=1)
+    login = project / "cassettes" / "test_auth" / "login_flow.yaml"
+    assert "recorded_at" not in login.read_text(), "written by vcrpy, not by the plugin"
+    _age(login)
+    pytester.makepyfile(test_auth=AUTH_TESTS.replace("{marker}", 'vcr("login_flow.yaml")'))
+    standin.reset()
+
+    report = full_run(pytester)
+    assert standin.hits == 0, "pytest-recording replayed the login from login_flow.yaml"
+    before = snapshot(project)
+    dry = llmbudget("prune", "--dry-run", "--report", report, cwd=project)
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert (
+        "  cassettes/test_auth/login_flow.yaml: not recorded by pytest-llmbudget "
+        "(another tool's cassette)" in dry.stdout.splitlines()
+    )
+    assert "  cassettes/test_bot/test_old.yaml" in dry.stdout.splitlines()
+    real = llmbudget("prune", "--report", report, cwd=project)
+    assert real.returncode == 0, real.stdout + real.stderr
+    assert (
+        snapshot(project)["cassettes/test_auth/login_flow.yaml"]
+        == before["cassettes/test_auth/login_flow.yaml"]
+    )
+    replay = pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none", "test_auth.py")
+    replay.assert_outcomes(passed=1)
+    assert standin.hits == 0
+
+
+def test_interactions_another_tool_recorded_are_not_trimmed(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    """The unplayed interaction of a cassette stays when vcrpy, not the plugin, recorded it."""
+    import yaml
+
+    path = project / CASSETTES / "test_summarize.yaml"
+    document = load_cassette(path)
+    for key in ("recorded_at", "duration_s"):
+        del document["interactions"][1][key]  # as vcrpy writes an interaction
+    path.write_text(yaml.safe_dump(document))
+    _age(path)
+    report = full_run(pytester)
+    before = snapshot(project)
+    result = llmbudget("prune", "--report", report, cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "  cassettes/test_bot/test_summarize.yaml: what its tests did not play was not "
+        "recorded by pytest-llmbudget" in result.stdout.splitlines()
+    )
+    assert "interaction that the run did not play" not in result.stdout
+    assert (
+        snapshot(project)[f"{CASSETTES}/test_summarize.yaml"]
+        == before[f"{CASSETTES}/test_summarize.yaml"]
+    )

@@ -130,12 +130,15 @@ def register(commands: Commands) -> None:
         description="Delete the cassettes no collected test uses any more, and the "
         "interactions that a full run did not play from the cassettes of tests that passed, "
         "as the JSON report of that run (pytest --llm-report) says. Without --report, run the "
-        "whole suite replay-only first (--llm-record=none: no live call). A report of a "
-        "partial run (-k, -m, --deselect, --lf, some paths or node ids, -x or maxfail "
-        "stopping it) is refused. Cassettes of tests that failed or were skipped keep every "
+        "whole suite replay-only first (--llm-record=none: no live call). Only the cassette "
+        "folders of the run's test files (or its --llm-cassette-dir) are looked at, and only "
+        "what pytest-llmbudget recorded is removed: another tool's cassettes (pytest-recording, "
+        "vcrpy) stay. A report of a partial run (-k, -m, --deselect, --lf, some paths or node "
+        "ids, -x or maxfail stopping it), of a run that collected no test, or of another "
+        "project is refused. Cassettes of tests that failed or were skipped keep every "
         "interaction; files changed since the run are left alone.",
         epilog="Exit status: 0 pruned (or nothing to prune), 2 a usage error: a partial run's "
-        "report, a report without cassette data, a path that is not there.",
+        "report, another project's, a report without cassette data, a path that is not there.",
     )
     prune.set_defaults(run=cmd_prune)
     prune.add_argument(
