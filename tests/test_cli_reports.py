@@ -205,3 +205,36 @@ def test_console_script_and_module_run_as_users_run_them(reports: dict[str, Path
         assert missing.returncode == 2
         assert "nowhere.json: no such file" in missing.stderr
         assert "Traceback" not in missing.stderr
+
+
+def test_a_reader_that_stops_early_keeps_the_exit_status(
+    reports: dict[str, Path], tmp_path: Path
+) -> None:
+    """`llmbudget report r.json | head -1` on a report with violations still exits 1."""
+    document = _json(reports["full"])
+    document["violations"] = [
+        {
+            "kind": "test_budget",
+            "nodeid": "test_bot.py::test_beta",
+            "limit": 0.1,
+            "actual": 0.4,
+            "message": f"test_bot.py::test_beta cost $0.40 (check {number})",
+        }
+        for number in range(3000)
+    ]
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps(document))
+    script = Path(sys.executable).parent / "llmbudget"
+    for command in ["report", "merge"]:
+        shown = subprocess.Popen(
+            [str(script), command, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        assert shown.stdout is not None and shown.stderr is not None
+        first = shown.stdout.readline()
+        shown.stdout.close()  # as head does: most of the output is still to come
+        status = shown.wait(timeout=120)
+        error = shown.stderr.read()
+        shown.stderr.close()
+        assert first.startswith(b"LLM budget: ")
+        assert status == 1, command
+        assert b"Traceback" not in error

@@ -294,3 +294,26 @@ def test_the_env_value_redacted_is_not_a_credential() -> None:
     assert leaks.env_credentials({"X_KEY": "REDACTED", "Y_SECRET": "longenough"}) == {
         "longenough": "Y_SECRET"
     }
+
+
+def test_a_reader_that_stops_early_keeps_the_exit_status(tmp_path: Path) -> None:
+    """`llmbudget scan | head -1`: the pipe closes before the findings are all out; still 1."""
+    path = tmp_path / "cassettes" / "test_bot" / "test_reply.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(cassette(*(f'{{"leak": "{KEYS["groq-key"]}"}}' for _ in range(5000))))
+    scan = subprocess.Popen(
+        [str(LLMBUDGET), "scan"],
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert scan.stdout is not None and scan.stderr is not None
+    first = scan.stdout.readline()
+    scan.stdout.close()  # what head does after its line: far more than a pipe's buffer is left
+    status = scan.wait(timeout=120)
+    error = scan.stderr.read()
+    scan.stderr.close()
+    assert first.startswith(f"cassettes/test_bot/test_reply.yaml:{BODY_LINE}: groq-key".encode())
+    assert status == 1
+    assert error == b"", "no traceback, no 'Exception ignored'"

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from pytest_llmbudget import __version__
-from pytest_llmbudget.cli.common import OK, USAGE, UsageProblemError
+from pytest_llmbudget.cli.common import USAGE, UsageProblemError, settled
 
 # Modules of this package with a ``register(commands)`` function, in --help order.
 COMMAND_MODULES = ("rerecord", "reports", "prune", "scan", "prices", "history")
@@ -51,16 +52,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parse(list(sys.argv[1:] if argv is None else argv))
     try:
         status: int = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
     except UsageProblemError as error:
         print(f"llmbudget {args.command}: error: {error}", file=sys.stderr)
         return USAGE
     except KeyboardInterrupt:
         print(f"llmbudget {args.command}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # `llmbudget report r.json | head`
-        sys.stderr.close()
-        return OK
+    except BrokenPipeError:  # `llmbudget scan | head -1`: the status stays what it was to be
+        _discard_stdout()
+        return settled(args)
     return status
+
+
+def _discard_stdout() -> None:
+    """Point stdout at the null device, so the flush at exit does not fail again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+    except (OSError, ValueError):  # not a real file (captured): nothing is flushed at exit
+        pass
 
 
 if __name__ == "__main__":

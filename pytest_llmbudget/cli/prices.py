@@ -13,7 +13,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError
+from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError, settle
 from pytest_llmbudget.cli.project import add_rootdir_option, find_project
 
 if TYPE_CHECKING:
@@ -197,6 +197,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
         _list_overrides(setup)
         return OK
     rows = [_row(setup.book, model, provider) for model in args.models]
+    status = settle(args, FINDING if any(row.price is None for row in rows) else OK)
     print(
         "USD per million tokens, for a call made now "
         f"(overrides, else genai-prices {_genai_version()}):"
@@ -204,7 +205,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
     for line in _table(_cells(row) for row in rows):
         print(f"  {line}")
     _print_notes(rows, setup)
-    return FINDING if any(row.price is None for row in rows) else OK
+    return status
 
 
 def register(commands: Commands) -> None:

@@ -7,7 +7,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError, usd
+from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError, settle, usd
 from pytest_llmbudget.summary import RunSummary
 
 FORMATS = ("text", "markdown", "json", "html")
@@ -51,8 +51,9 @@ def cmd_report(args: argparse.Namespace) -> int:
         summary = summary_of(document, name)
     except ReportError as error:
         raise UsageProblemError(str(error)) from None
+    status = settle(args, FINDING if summary.violations else OK)
     _print_summary(summary, args.format, args.verbose, name)
-    return FINDING if summary.violations else OK
+    return status
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
@@ -67,8 +68,9 @@ def cmd_merge(args: argparse.Namespace) -> int:
         raise UsageProblemError(str(error)) from None
     if args.output is not None:
         write(summary, Path(args.output))
+    status = settle(args, FINDING if summary.violations else OK)
     _print_summary(summary, args.format, args.verbose, f"{len(documents)} reports merged")
-    return FINDING if summary.violations else OK
+    return status
 
 
 def register(commands: Commands) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError
+from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError, settle
 
 ADVICE = (
     "Remove them, and revoke every key that was ever committed. A re-recording redacts\n"
@@ -44,6 +44,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         findings = leaks.scan_files(files)
     except leaks.ScanError as error:
         raise UsageProblemError(str(error)) from None
+    status = settle(args, FINDING if findings else OK)
     for finding in findings:
         print(finding)
     if not findings:
@@ -56,7 +57,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         f"{_plural(len(files), 'file')} scanned."
     )
     print(ADVICE)
-    return FINDING
+    return status
 
 
 def register(commands: Commands) -> None:
