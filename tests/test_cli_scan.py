@@ -308,7 +308,8 @@ def test_a_reader_that_stops_early_keeps_the_exit_status(tmp_path: Path) -> None
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    assert scan.stdout is not None and scan.stderr is not None
+    assert scan.stdout is not None
+    assert scan.stderr is not None
     first = scan.stdout.readline()
     scan.stdout.close()  # what head does after its line: far more than a pipe's buffer is left
     status = scan.wait(timeout=120)
