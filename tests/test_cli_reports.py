@@ -229,7 +229,8 @@ def test_a_reader_that_stops_early_keeps_the_exit_status(
         shown = subprocess.Popen(
             [str(script), command, str(path)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
-        assert shown.stdout is not None and shown.stderr is not None
+        assert shown.stdout is not None
+        assert shown.stderr is not None
         first = shown.stdout.readline()
         shown.stdout.close()  # as head does: most of the output is still to come
         status = shown.wait(timeout=120)
@@ -238,3 +239,90 @@ def test_a_reader_that_stops_early_keeps_the_exit_status(
         assert first.startswith(b"LLM budget: ")
         assert status == 1, command
         assert b"Traceback" not in error
+
+
+UNKNOWN = {"provider": "acme", "model": "acme-1", "calls": 1, "tests": ["test_bot.py::test_alpha"]}
+BROKEN_VIOLATION = {"kind": "budget", "nodeid": None, "limit": 0.1, "actual": 0.6}
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"limits": None}, '"limits" is null, not an object'),
+        ({"limits": {"budget_usd": "lots"}}, '"limits.budget_usd" is "lots", not null or a number'),
+        ({"violations": None}, '"violations" is null, not a list'),
+        ({"violations": [BROKEN_VIOLATION]}, 'violations[0] has no "message" string'),
+        ({"unknown_models": [{"provider": "acme"}]}, 'unknown_models[0] has no "model" string'),
+        ({"unknown_models": [dict(UNKNOWN, calls=None)]}, 'unknown_models[0] has no "calls" count'),
+        (
+            {"tests": [{"nodeid": "t.py::t", "records": None}]},
+            'tests[0] (t.py::t) has no "records"',
+        ),
+    ],
+    ids=[
+        "limits-null",
+        "limit-text",
+        "violations-null",
+        "no-message",
+        "unknown-no-model",
+        "unknown-no-calls",
+        "records-null",
+    ],
+)
+@pytest.mark.parametrize("command", ["report", "merge"])
+def test_a_malformed_report_exits_2_saying_what_is_wrong(
+    reports: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    command: str,
+    change: dict[str, Any],
+    message: str,
+) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({**_json(reports["full"]), "unknown_models": [UNKNOWN], **change}))
+    assert main([command, str(path), str(reports["beta"])][: 2 if command == "report" else 3]) == 2
+    captured = capsys.readouterr()
+    [line] = captured.err.splitlines()
+    assert line.startswith(f"llmbudget {command}: error: {path}: malformed report: {message}")
+    assert captured.out == ""
+
+
+def test_a_well_formed_unknown_model_is_still_shown(
+    reports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "r.json"
+    path.write_text(json.dumps({**_json(reports["full"]), "unknown_models": [UNKNOWN]}))
+    assert main(["report", str(path)]) == 0
+    assert "unknown model: acme acme-1 (1 calls, priced $0)" in capsys.readouterr().out
+    assert main(["merge", str(path), str(path)]) == 0
+    assert "unknown model: acme acme-1 (2 calls, priced $0)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [("", "-o: the output path is empty"), ("DIR", "-o DIR: is a directory; give a file path")],
+    ids=["empty", "directory"],
+)
+def test_merge_output_that_cannot_be_a_file_exits_2(
+    reports: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    output: str,
+    message: str,
+) -> None:
+    target = str(tmp_path) if output == "DIR" else output
+    assert main(["merge", str(reports["alpha"]), str(reports["beta"]), "-o", target]) == 2
+    captured = capsys.readouterr()
+    assert captured.err == f"llmbudget merge: error: {message.replace('DIR', target)}\n"
+    assert captured.out == ""
+    assert sorted(tmp_path.iterdir()) == [], "nothing written"
+
+
+def test_merge_output_in_a_folder_that_cannot_be_made_exits_2(
+    reports: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    assert main(["merge", str(reports["full"]), "-o", str(blocker / "merged.json")]) == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"llmbudget merge: error: -o {blocker / 'merged.json'}: cannot write: ")

@@ -56,18 +56,36 @@ def cmd_report(args: argparse.Namespace) -> int:
     return status
 
 
+def _output(name: str | None) -> Path | None:
+    """Where -o writes, checked before any work: a file path, not a folder."""
+    if name is None:
+        return None
+    if not name.strip():
+        raise UsageProblemError("-o: the output path is empty")
+    path = Path(name)
+    if path.is_dir():
+        raise UsageProblemError(f"-o {name}: is a directory; give a file path")
+    return path
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     """Add up the reports of several jobs; exit 1 on any violation, theirs or the sum's."""
     from pytest_llmbudget.merge import merge
     from pytest_llmbudget.report.jsonreport import ReportError, write
 
+    output = _output(args.output)
     documents = _read(args.reports)
     try:
         summary = merge(documents, budget_usd=args.budget, max_cost_usd=args.max_cost)
     except ReportError as error:
         raise UsageProblemError(str(error)) from None
-    if args.output is not None:
-        write(summary, Path(args.output))
+    if output is not None:
+        try:
+            write(summary, output)
+        except OSError as error:
+            raise UsageProblemError(
+                f"-o {args.output}: cannot write: {error.strerror or error}"
+            ) from None
     status = settle(args, FINDING if summary.violations else OK)
     _print_summary(summary, args.format, args.verbose, f"{len(documents)} reports merged")
     return status

@@ -58,7 +58,81 @@ def load(path: Path) -> dict[str, Any]:
             f"{path}: report version {document['version']!r}; this pytest-llmbudget reads "
             f"version {REPORT_VERSION}"
         )
+    problem = shape_problem(document)
+    if problem is not None:
+        raise ReportError(f"{path}: malformed report: {problem}")
     return document
+
+
+LIMIT_KEYS = (
+    "budget_usd",
+    "max_calls",
+    "max_cost_usd",
+    "test_budget_usd",
+    "test_max_calls",
+    "daily_budget_usd",
+)
+
+
+def _shown(value: object) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def shape_problem(document: Mapping[str, Any]) -> str | None:
+    """What, in a version-1 report, the renderers and merge could not use; None if nothing.
+
+    The calls themselves are checked as they are read (`records_of`).
+    """
+    limits = document["limits"]
+    if not isinstance(limits, dict):
+        return f'"limits" is {_shown(limits)}, not an object'
+    for key in LIMIT_KEYS:
+        value = limits.get(key)
+        if value is not None and not (_number(value) and value >= 0):
+            return f'"limits.{key}" is {_shown(value)}, not null or a number of 0 or more'
+    if not isinstance(document["totals"], dict):
+        return f'"totals" is {_shown(document["totals"])}, not an object'
+    for name in ("tests", "violations", "unknown_models"):
+        if not isinstance(document.get(name, []), list):
+            return f'"{name}" is {_shown(document[name])}, not a list'
+    for index, test in enumerate(document["tests"]):
+        where = f"tests[{index}]"
+        if not isinstance(test, dict):
+            return f"{where} is {_shown(test)}, not an object"
+        if not isinstance(test.get("nodeid"), str):
+            return f'{where} has no "nodeid" string'
+        if not isinstance(test.get("records"), list):
+            return f'{where} ({test["nodeid"]}) has no "records" list'
+        if not isinstance(test.get("outcome", ""), str):
+            return f'{where} ({test["nodeid"]}): "outcome" is not a string'
+    for index, entry in enumerate(document["violations"]):
+        where = f"violations[{index}]"
+        if not isinstance(entry, dict):
+            return f"{where} is {_shown(entry)}, not an object"
+        for key in ("kind", "message"):
+            if not isinstance(entry.get(key), str):
+                return f'{where} has no "{key}" string'
+        if not isinstance(entry.get("nodeid") or "", str):
+            return f'{where}: "nodeid" is not a string or null'
+    for index, item in enumerate(document.get("unknown_models", [])):
+        where = f"unknown_models[{index}]"
+        if not isinstance(item, dict):
+            return f"{where} is {_shown(item)}, not an object"
+        for key in ("provider", "model"):
+            if not isinstance(item.get(key), str):
+                return f'{where} has no "{key}" string'
+        calls = item.get("calls")
+        if not (isinstance(calls, int) and not isinstance(calls, bool) and calls >= 0):
+            return f'{where} has no "calls" count'
+        tests = item.get("tests", [])
+        if not isinstance(tests, list) or not all(isinstance(t, str) for t in tests):
+            return f'{where}: "tests" is not a list of node ids'
+    return None
 
 
 def records_of(document: Mapping[str, Any], source: Path | str = "report") -> list[CallRecord]:
