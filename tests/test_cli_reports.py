@@ -326,3 +326,47 @@ def test_merge_output_in_a_folder_that_cannot_be_made_exits_2(
     assert main(["merge", str(reports["full"]), "-o", str(blocker / "merged.json")]) == 2
     [line] = capsys.readouterr().err.splitlines()
     assert line.startswith(f"llmbudget merge: error: -o {blocker / 'merged.json'}: cannot write: ")
+
+
+def test_a_shards_own_budget_is_not_applied_to_the_sum(
+    pytester: pytest.Pytester,
+    reports: dict[str, Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Each shard ran with --llm-budget=0.50 and kept to it; their $0.60 together broke nothing."""
+    shards = []
+    for name in ["alpha", "beta"]:
+        shard = pytester.path / f"budget-{name}.json"
+        result = pytester.runpytest(
+            "-p",
+            "no:cacheprovider",
+            "--llm-record=rewrite",
+            "--llm-budget=0.50",
+            "--llm-test-budget=1",
+            f"--llm-report={shard}",
+            "-k",
+            name,
+        )
+        assert result.ret == 0
+        assert _json(shard)["limits"]["budget_usd"] == 0.5
+        shards.append(str(shard))
+    capsys.readouterr()
+    out = tmp_path / "merged.json"
+    assert main(["merge", *shards, "-o", str(out)]) == 0
+    captured = capsys.readouterr()
+    assert "spend: $0.60" in captured.out
+    assert "budget used" not in captured.out
+    assert captured.err == (
+        "llmbudget merge: note: the shards' own --llm-budget limited each shard alone and are "
+        "not applied to the sum; check the sum with --budget or --max-cost\n"
+    )
+    merged = _json(out)
+    assert merged["limits"]["budget_usd"] is None
+    assert merged["limits"]["test_budget_usd"] == 1.0, "a per-test limit holds in any shard"
+    assert merged["violations"] == []
+
+    assert main(["merge", *shards, "--budget", "0.50"]) == 1
+    printed = capsys.readouterr().out
+    assert "budget used: 120% of $0.50" in printed
+    assert "VIOLATION [budget]: live spend $0.60 of 2 reports exceeds --budget $0.50" in printed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -11,6 +12,14 @@ from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError
 from pytest_llmbudget.summary import RunSummary
 
 FORMATS = ("text", "markdown", "json", "html")
+
+# Limits on one run as a whole: each shard's held that shard alone, not the sum of them.
+RUN_LIMITS = {
+    "budget_usd": "--llm-budget",
+    "max_cost_usd": "--llm-max-cost",
+    "max_calls": "--llm-max-calls",
+    "daily_budget_usd": "--llm-daily-budget",
+}
 
 
 def _print_summary(summary: RunSummary, fmt: str, verbose: int, title: str) -> None:
@@ -68,13 +77,40 @@ def _output(name: str | None) -> Path | None:
     return path
 
 
+def _without_run_limits(
+    documents: list[tuple[str, dict[str, object]]],
+) -> list[tuple[str, dict[str, object]]]:
+    """The shards without their run-wide limits, and a note on stderr if any had one.
+
+    A shard's ``--llm-budget`` capped that job's spend; the sum is not bound by
+    it, so showing "budget used: 150%" of it would be a violation nobody had.
+    Per-test limits hold for a test whichever shard ran it, and stay.
+    """
+    dropped: list[str] = []
+    trimmed = []
+    for name, document in documents:
+        limits = document["limits"] if isinstance(document["limits"], dict) else {}
+        for key, option in RUN_LIMITS.items():
+            if limits.get(key) is not None and option not in dropped:
+                dropped.append(option)
+        kept = {key: None if key in RUN_LIMITS else value for key, value in limits.items()}
+        trimmed.append((name, dict(document, limits=kept)))
+    if dropped:
+        print(
+            f"llmbudget merge: note: the shards' own {', '.join(dropped)} limited each shard "
+            "alone and are not applied to the sum; check the sum with --budget or --max-cost",
+            file=sys.stderr,
+        )
+    return trimmed
+
+
 def cmd_merge(args: argparse.Namespace) -> int:
     """Add up the reports of several jobs; exit 1 on any violation, theirs or the sum's."""
     from pytest_llmbudget.merge import merge
     from pytest_llmbudget.report.jsonreport import ReportError, write
 
     output = _output(args.output)
-    documents = _read(args.reports)
+    documents = _without_run_limits(_read(args.reports))
     try:
         summary = merge(documents, budget_usd=args.budget, max_cost_usd=args.max_cost)
     except ReportError as error:
@@ -112,7 +148,9 @@ def register(commands: Commands) -> None:
         "merge",
         help="Add up reports from several jobs (CI matrix, shards).",
         description="Add up reports from several jobs (CI matrix, shards); exit 1 on any "
-        "violation, a shard's or the sum's.",
+        "violation, a shard's or the sum's. A shard's own run limits (--llm-budget, "
+        "--llm-max-cost, --llm-max-calls, --llm-daily-budget) held that shard alone and are "
+        "left out of the sum; check the sum with --budget and --max-cost.",
     )
     merge.set_defaults(run=cmd_merge)
     merge.add_argument("reports", metavar="REPORT.json", nargs="+")
