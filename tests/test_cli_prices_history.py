@@ -10,6 +10,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from standin import StandIn
 
 from pytest_llmbudget.cli import main
 from pytest_llmbudget.cli.common import UsageProblemError
@@ -358,6 +359,8 @@ def test_history_rootdir_option(
         (["--ledger", "junk.sqlite"], "junk.sqlite: not a readable pytest-llmbudget ledger"),
         (["--ledger", "empty.sqlite"], "empty.sqlite: not a readable pytest-llmbudget ledger"),
         (["--days", "0"], "argument --days: '0' is not a whole number of days"),
+        (["--days", "1000000"], "argument --days: '1000000' days reach back before the year 1"),
+        (["--days", "9" * 30], "days reach back before the year 1"),
     ],
 )
 def test_history_usage_errors(tmp_path: Path, args: list[str], message: str) -> None:
@@ -367,6 +370,66 @@ def test_history_usage_errors(tmp_path: Path, args: list[str], message: str) -> 
     assert result.returncode == 2
     assert message in result.stderr
     assert (tmp_path / "junk.sqlite").read_text() == "this is not SQLite\n" * 100
+
+
+LIVE_TEST = """
+import os
+
+import requests
+
+
+def test_reply():
+    answer = requests.post(
+        os.environ["STANDIN_URL"] + "/v1/chat/completions",
+        json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=10,
+    )
+    answer.raise_for_status()
+"""
+
+
+def test_history_ledger_is_taken_from_the_rootdir_as_llm_ledger_takes_it(
+    tmp_path: Path, standin: StandIn
+) -> None:
+    """The same relative PATH, from the same subfolder, names the same file for both."""
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    tests = tmp_path / "tests"
+    tests.mkdir()
+    (tests / "test_bot.py").write_text(LIVE_TEST)
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--llm-record=rewrite",
+            "--llm-ledger=costs/ledger.sqlite",
+        ],
+        cwd=tests,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert run.returncode == 0, run.stdout + run.stderr
+    ledger = tmp_path / "costs" / "ledger.sqlite"
+    assert ledger.is_file(), "--llm-ledger is relative to the rootdir"
+    assert standin.hits == 1
+
+    result = llmbudget("history", "--ledger", "costs/ledger.sqlite", cwd=tests)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0].endswith(f", from {ledger}:")
+    assert result.stdout.splitlines()[-1].startswith("Total: 1 live call, ")
+
+    absolute = llmbudget("history", "--ledger", ledger, cwd=tmp_path / "tests")
+    assert absolute.returncode == 0
+    missing = llmbudget("history", "--ledger", "tests/costs/ledger.sqlite", cwd=tests)
+    assert missing.returncode == 2
+    assert missing.stderr == (
+        "llmbudget history: error: --ledger tests/costs/ledger.sqlite: no such file "
+        f"({tmp_path / 'tests' / 'costs' / 'ledger.sqlite'})\n"
+    )
 
 
 def test_first_day_counts_today() -> None:

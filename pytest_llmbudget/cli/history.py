@@ -74,12 +74,14 @@ def _print_history(calls: list[LedgerCall]) -> None:
 
 def _ledger_path(args: argparse.Namespace) -> Path | None:
     """The ledger to read; None when the default one does not exist yet."""
+    rootdir = find_project(rootdir=args.rootdir).rootdir
     if args.ledger is not None:
-        path = Path(args.ledger)
+        path = rootdir / Path(args.ledger)  # relative to the rootdir, as --llm-ledger takes it
         if not path.is_file():
-            raise UsageProblemError(f"--ledger {path}: no such file")
+            where = "" if Path(args.ledger).is_absolute() else f" ({path})"
+            raise UsageProblemError(f"--ledger {args.ledger}: no such file{where}")
         return path
-    path = find_project(rootdir=args.rootdir).rootdir / DEFAULT_LEDGER
+    path = rootdir / DEFAULT_LEDGER
     if path.exists():
         return path
     print(f"No live calls recorded yet: no ledger at {path}.")
@@ -110,6 +112,12 @@ def _days(text: str) -> int:
         value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of days, 1 or more")
+    try:
+        first_day(value)
+    except OverflowError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} days reach back before the year 1; ask for fewer"
+        ) from None
     return value
 
 
@@ -132,7 +140,7 @@ def register(commands: Commands) -> None:
     history.add_argument(
         "--ledger",
         metavar="PATH",
-        help="the ledger file, as given to --llm-ledger (default: .llmbudget/ledger.sqlite "
-        "under the rootdir)",
+        help="the ledger file, as given to --llm-ledger: a relative PATH is taken from the "
+        "rootdir, not the current folder (default: .llmbudget/ledger.sqlite under the rootdir)",
     )
     add_rootdir_option(history)
