@@ -148,6 +148,16 @@ def test_a_provider_picks_genai_prices_entry(tmp_path: Path) -> None:
     assert typo.stderr.startswith("llmbudget prices: error: --provider 'opnai' is unknown")
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_an_empty_model_name_is_a_usage_error(tmp_path: Path, blank: str) -> None:
+    result = llmbudget("prices", "gpt-4o-mini", blank, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    assert result.stderr == (
+        f"llmbudget prices: error: MODEL {blank!r}: a model name cannot be empty\n"
+    )
+
+
 def test_a_tiered_price_is_marked(tmp_path: Path) -> None:
     result = llmbudget("prices", "gemini-2.5-pro", cwd=tmp_path)
     assert result.returncode == 0

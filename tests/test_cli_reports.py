@@ -93,6 +93,8 @@ def test_merge_adds_up_shards_to_the_full_run(
         t["nodeid"] for t in full["tests"]
     )
     assert "2 reports merged" in capsys.readouterr().out
+    assert main(["merge", str(reports["full"])]) == 0
+    assert capsys.readouterr().out.startswith("LLM budget: 1 report merged\n")
 
 
 def test_merge_fails_when_the_sum_is_over_budget(

@@ -191,6 +191,9 @@ def _print_notes(rows: Sequence[Row], setup: Setup) -> None:
 
 def cmd_prices(args: argparse.Namespace) -> int:
     """Print what the plugin would charge per million tokens; exit 1 for an unknown model."""
+    blank = [model for model in args.models if not model.strip()]
+    if blank:
+        raise UsageProblemError(f"MODEL {blank[0]!r}: a model name cannot be empty")
     provider = _check_provider(args.provider)
     setup = _setup(args)
     if not args.models:

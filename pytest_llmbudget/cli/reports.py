@@ -123,7 +123,8 @@ def cmd_merge(args: argparse.Namespace) -> int:
                 f"-o {args.output}: cannot write: {error.strerror or error}"
             ) from None
     status = settle(args, FINDING if summary.violations else OK)
-    _print_summary(summary, args.format, args.verbose, f"{len(documents)} reports merged")
+    title = f"{len(documents)} report{'' if len(documents) == 1 else 's'} merged"
+    _print_summary(summary, args.format, args.verbose, title)
     return status
 
 
