@@ -165,6 +165,11 @@ def test_a_corrupt_cassette_fails_the_test_by_name_and_is_left_alone(
             "interactions:\n- request: {method: GET, uri: x}\n  response: {status: {code: null}}\n",
             "interaction 1: response status code None",
         ),
+        (
+            "interactions:\n- request: {method: POST, uri: x, parsed_body: &a {self: *a}}\n"
+            "  response: {status: {code: 200}}\n",
+            "interaction 1: its request: Circular reference",
+        ),
     ],
 )
 def test_structural_damage_is_named(tmp_path: Path, text: str, problem: str) -> None:

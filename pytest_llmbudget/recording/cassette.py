@@ -156,6 +156,7 @@ def _decoded(body: bytes, encoding: str) -> bytes | None:
 
 
 def _check(path: Path, document: Any) -> list[dict[str, Any]]:
+    __tracebackhide__ = True
     if not isinstance(document, dict):
         raise CassetteError(path, "the top level is not a mapping with 'interactions'")
     interactions = document.get("interactions")
@@ -280,8 +281,11 @@ class Cassette:
             raise CassetteError(path, str(exc)) from None
         cassette.existed = True
         cassette.loaded_digest = cassette.digest = source.hexdigest()
-        for interaction in _check(path, document):
-            cassette._add(interaction)
+        for number, interaction in enumerate(_check(path, document), start=1):
+            try:
+                cassette._add(interaction)
+            except (ValueError, TypeError, RecursionError) as exc:  # a body JSON cannot write
+                raise CassetteError(path, f"interaction {number}: its request: {exc}") from None
         return cassette
 
     def _key_of(self, interaction: dict[str, Any]) -> RequestKey:
