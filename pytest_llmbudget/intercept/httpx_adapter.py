@@ -25,6 +25,7 @@ from pytest_llmbudget.intercept.switchboard import SWITCHBOARD
 
 if TYPE_CHECKING:  # the cassette module loads YAML: not before the first LLM call
     from pytest_llmbudget.classify import Classification
+    from pytest_llmbudget.intercept.passthrough import Pending
     from pytest_llmbudget.recording.cassette import StoredResponse
     from pytest_llmbudget.recording.recorder import Exchange, HttpRequest, TestRecorder
 
@@ -200,6 +201,25 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
     return build
 
 
+def _pending(
+    transport: Any, request: Any, recorder: TestRecorder, sent: HttpRequest, c: Classification
+) -> Pending:
+    """The LLM request about to go down to a mocked pool (see passthrough.py)."""
+    from pytest_llmbudget.intercept.passthrough import Pending
+
+    return Pending(lambda: recorder.begin(sent, c), transport._pool, request)
+
+
+def _let_through(response: Any, pending: Pending, tee: type) -> Any:
+    """After the mocked pool answered: a mock's own answer is left alone, one it let
+    through to the network is teed into the recorder as any live answer."""
+    if pending.exchange is None:
+        return response  # answered below without the pool's own method: a mock's answer
+    pending.exchange.respond(*_head(response))
+    response.stream = tee(response.stream, pending.exchange)
+    return response
+
+
 def _through_mock(
     module: ModuleType,
     original: Any,
@@ -212,28 +232,22 @@ def _through_mock(
     """Send through a mocked pool: what the mock answers is left alone; what it lets through
     is replayed, refused or recorded (see passthrough.py)."""
     __tracebackhide__ = True
-    from pytest_llmbudget.intercept import passthrough
+    from pytest_llmbudget.intercept.passthrough import PENDING, Replayed
 
-    pending = passthrough.Pending(
-        lambda: recorder.begin(sent, classification), transport._pool, request
-    )
-    token = passthrough.PENDING.set(pending)
+    pending = _pending(transport, request, recorder, sent, classification)
+    token = PENDING.set(pending)
     try:
         tls.ready(module, transport)
         response = original(transport, request)
-    except passthrough.Replayed as replayed:
+    except Replayed as replayed:
         return _replay(module, replayed.response)
     except BaseException:
         if pending.exchange is not None:
             pending.exchange.abort()
         raise
     finally:
-        passthrough.PENDING.reset(token)
-    if pending.exchange is None:
-        return response  # answered below without the pool's own method: a mock's answer
-    pending.exchange.respond(*_head(response))
-    response.stream = _stream_classes(module)[1](response.stream, pending.exchange)
-    return response
+        PENDING.reset(token)
+    return _let_through(response, pending, _stream_classes(module)[1])
 
 
 async def _through_mock_async(
@@ -247,28 +261,22 @@ async def _through_mock_async(
 ) -> Any:
     """The async twin of :func:`_through_mock`."""
     __tracebackhide__ = True
-    from pytest_llmbudget.intercept import passthrough
+    from pytest_llmbudget.intercept.passthrough import PENDING, Replayed
 
-    pending = passthrough.Pending(
-        lambda: recorder.begin(sent, classification), transport._pool, request
-    )
-    token = passthrough.PENDING.set(pending)
+    pending = _pending(transport, request, recorder, sent, classification)
+    token = PENDING.set(pending)
     try:
         tls.ready(module, transport)
         response = await original(transport, request)
-    except passthrough.Replayed as replayed:
+    except Replayed as replayed:
         return _replay(module, replayed.response)
     except BaseException:
         if pending.exchange is not None:
             pending.exchange.abort()
         raise
     finally:
-        passthrough.PENDING.reset(token)
-    if pending.exchange is None:
-        return response
-    pending.exchange.respond(*_head(response))
-    response.stream = _stream_classes(module)[2](response.stream, pending.exchange)
-    return response
+        PENDING.reset(token)
+    return _let_through(response, pending, _stream_classes(module)[2])
 
 
 def patch(module: ModuleType) -> None:
