@@ -11,6 +11,7 @@ from pytest_llmbudget.errors import (
     CassetteMiss,
     LLMBudgetExceeded,
     LLMCallLimitExceeded,
+    LLMCassetteDrift,
 )
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ __all__ = [
     "CassetteMiss",
     "LLMBudgetExceeded",
     "LLMCallLimitExceeded",
+    "LLMCassetteDrift",
     "LLMUsage",
     "__version__",
 ]

@@ -27,15 +27,35 @@ class LLMCallLimitExceeded(LLMBudgetExceeded):
 class CassetteMiss(BaseException):
     """A call has no recording and the record mode forbids going live."""
 
-    def __init__(self, *, request: str, cassette: Path, mode: str, command: str) -> None:
+    def __init__(
+        self,
+        *,
+        request: str,
+        cassette: Path,
+        mode: str,
+        command: str,
+        closest: tuple[str, ...] = (),
+        mode_source: str = "--llm-record",
+    ) -> None:
         self.request = request
         self.cassette = cassette
         self.mode = mode
         self.command = command
-        super().__init__(
-            f"{request} has no recording in {cassette} and --llm-record={mode} "
+        # The recording that came closest and what differs: lines, shown under the message.
+        self.closest = closest
+        message = (
+            f"{request} has no recording in {cassette} and {mode_source}={mode} "
             f"does not allow a live call. To record it, run: {command}"
         )
+        super().__init__("\n".join((message, *closest)))
+
+
+class LLMCassetteDrift(UserWarning):
+    """A call replayed a recording of another tool although the request has changed since.
+
+    Matched the way that tool matched it (method and URL, or the suite's
+    ``match_on``): the test passes, and the warning says what changed.
+    """
 
 
 class CassetteError(BaseException):

@@ -38,6 +38,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser) -> None:
+    """pytest-recording's options, when pytest-recording is not there to add them."""
+    from pytest_llmbudget.vcrcompat import options
+
+    options.take_over(early_config, parser)
+
+
 def _price_book(settings: Settings) -> PriceBook:
     from pytest_llmbudget.pricing import PriceBook, PriceFileError, load_overrides
 
@@ -70,6 +78,12 @@ def pytest_configure(config: pytest.Config) -> None:
         "(replayed calls included) and make at most CALLS LLM calls",
     )
     settings = Settings.from_config(config)
+    from pytest_llmbudget.vcrcompat import options
+
+    if options.serves_vcr(config):
+        from pytest_llmbudget.vcrcompat import plugin as vcr_plugin
+
+        vcr_plugin.register(config, settings)
     from pytest_llmbudget.defaults import DefaultHooks
 
     config.pluginmanager.register(
@@ -261,7 +275,13 @@ def _finish(run: RunState, session: pytest.Session) -> None:
         from pytest_llmbudget import workers
 
         found = [*run.gate_violations(), *run.violations]
-        payload = workers.dump(run.records, found, _token_counter(run.records))
+        payload = workers.dump(
+            run.records,
+            found,
+            _token_counter(run.records),
+            drift=run.drift,
+            appended=run.appended,
+        )
         session.config.workeroutput[workers.KEY] = payload  # type: ignore[attr-defined]
         return
     if _nothing_to_report(run, session.config):
@@ -287,6 +307,8 @@ def _finish(run: RunState, session: pytest.Session) -> None:
         token_counter=counter,
     )
     run.summary.violations.extend(_violations(run, run.summary.totals))
+    run.summary.drift = list(run.drift)
+    run.summary.appended = list(run.appended)
     if run.settings.unknown_model == "ignore":
         run.summary.unknown_models.clear()
     scope = None

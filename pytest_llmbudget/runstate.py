@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # loaded when needed: the first LLM call, xdist, the end of a
     from pytest_llmbudget.budget import RunGate
     from pytest_llmbudget.budget_warnings import BudgetWarnings
     from pytest_llmbudget.ledger import Ledger
+    from pytest_llmbudget.recording.cassette_setup import CassetteSetup  # noqa: F401 (named in a string below)
     from pytest_llmbudget.recording.recorder import RecorderConfig, TestRecorder
     from pytest_llmbudget.records import CallRecord
     from pytest_llmbudget.shared_gate import SharedAdmissions
@@ -36,6 +37,8 @@ if TYPE_CHECKING:  # loaded when needed: the first LLM call, xdist, the end of a
 
 RUN_ID_KEY = "llmbudget_run_id"
 SLOT = pytest.StashKey[RecorderSlot]()
+# Set by the vcr compatibility layer for a test marked @pytest.mark.vcr.
+CASSETTE_SETUP = pytest.StashKey["CassetteSetup"]()
 DID_NOT_PASS = pytest.StashKey[bool]()
 
 
@@ -170,6 +173,8 @@ class RunState:
         self.is_worker = is_worker
         self.records: list[CallRecord] = []
         self.violations: list[dict[str, Any]] = []
+        self.drift: list[dict[str, Any]] = []
+        self.appended: list[dict[str, Any]] = []
         self.lock = threading.Lock()
         self.summary: RunSummary | None = None
         self.collection_order: list[str] = []  # xdist controller only
@@ -270,6 +275,7 @@ class RunState:
             cassette_path=lambda: cassette_file(item, self.settings),
             on_call=self.add,
             test_gate=TestGate(item.nodeid, *call_limit, report=self.violate),
+            setup=item.stash.get(CASSETTE_SETUP, None),
         )
 
     @pytest.hookimpl(wrapper=True, trylast=True)
@@ -285,10 +291,30 @@ class RunState:
                     self._running.remove(slot)
                 recorder = slot.recorder
                 passed = not item.stash.get(DID_NOT_PASS, False)
-                if recorder is None and passed and self.settings.record_mode is RecordMode.REWRITE:
+                setup = item.stash.get(CASSETTE_SETUP, None)
+                mode = setup.mode if setup is not None and setup.mode else self.settings.record_mode
+                if recorder is None and passed and mode is RecordMode.REWRITE:
                     recorder = slot.get()  # rewrite drops the cassette of a test that made no call
                 if recorder is not None:
                     recorder.close(passed=passed)
+                    self._notes(item, recorder)
+
+    def _notes(self, item: pytest.Item, recorder: TestRecorder) -> None:
+        """Drift (one warning per test) and cassettes added to, for the summary."""
+        with self.lock:
+            self.drift.extend(recorder.drift)
+            if recorder.appended_entry is not None:
+                self.appended.append(recorder.appended_entry)
+        if recorder.drift_text:
+            from pytest_llmbudget.errors import LLMCassetteDrift
+
+            count = len(recorder.drift)
+            head = (
+                f"{count} call{'s' if count != 1 else ''} replayed a recording made for "
+                "a request that has changed since (matched on method and URL, as "
+                "pytest-recording does):"
+            )
+            item.warn(LLMCassetteDrift("\n".join([head, *recorder.drift_text])))
 
     # -- pytest-xdist, on the controller --------------------------------------
 
@@ -323,6 +349,8 @@ class RunState:
         with self.lock:
             self.records.extend(result.records)
             self.violations.extend(result.violations)
+            self.drift.extend(result.drift)
+            self.appended.extend(result.appended)
             if result.token_counter:
                 self.worker_counters.append(result.token_counter)
 
@@ -357,6 +385,7 @@ def build_engine(run: RunState) -> Engine:
         mode=settings.record_mode,
         scrubber=Scrubber(settings.redact_headers),
         match_ignore=settings.match_ignore,
+        match_ignore_url=settings.match_ignore_url,
         record_errors=settings.record_errors,
         extra_hosts=settings.hosts,
         rootdir=settings.rootdir,

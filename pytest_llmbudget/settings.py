@@ -118,9 +118,13 @@ class Settings(NamedTuple):
     """Every option of the run, read and checked once (NamedTuple: see `Limits`)."""
 
     record_mode: RecordMode
+    # Where the mode came from: an option (--llm-record, --record-mode, --block-network),
+    # the ini key llm_record, "CI" (the CI-aware default), or "default".
+    record_mode_source: str
     cassette_dir: Path | None
     hosts: frozenset[str]
     match_ignore: tuple[str, ...]
+    match_ignore_url: tuple[str, ...]
     record_errors: bool
     redact_headers: tuple[str, ...]
     rootdir: Path
@@ -136,20 +140,16 @@ class Settings(NamedTuple):
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
         rootdir = Path(config.rootpath)
-        option = config.getoption("llm_record")
-        if option is not None:
-            mode = parse_record_mode(option)
-        elif config.getini("llm_record"):
-            mode = parse_record_mode(str(config.getini("llm_record")), "llm_record")
-        else:
-            mode = default_mode(os.environ)
+        mode, source = _record_mode(config)
         cassette_dir_option = config.getoption("llm_cassette_dir")
         cassette_dir = rootdir / cassette_dir_option if cassette_dir_option else None
         return cls(
             record_mode=mode,
+            record_mode_source=source,
             cassette_dir=cassette_dir,
             hosts=frozenset(host.lower() for host in _lines(config, "llm_hosts")),
             match_ignore=_lines(config, "llm_match_ignore"),
+            match_ignore_url=url_parts(_lines(config, "llm_match_ignore_url")),
             record_errors=parse_bool(config.getini("llm_record_errors"), "llm_record_errors"),
             redact_headers=_lines(config, "llm_redact_headers"),
             rootdir=rootdir,
@@ -163,6 +163,37 @@ class Settings(NamedTuple):
             ledger_path=_path(rootdir, config.getoption("llm_ledger") or "")
             or rootdir / ".llmbudget" / "ledger.sqlite",
         )
+
+
+def _record_mode(config: pytest.Config) -> tuple[RecordMode, str]:
+    """``--llm-record``, else pytest-recording's options (when we serve them), else the ini
+    key, else the CI-aware default; and which of them decided."""
+    option = config.getoption("llm_record")
+    if option is not None:
+        return parse_record_mode(option), "--llm-record"
+    from pytest_llmbudget.vcrcompat.options import record_mode
+
+    vcr_mode = record_mode(config)
+    if vcr_mode is not None:
+        return vcr_mode
+    if config.getini("llm_record"):
+        return parse_record_mode(str(config.getini("llm_record")), "llm_record"), "llm_record"
+    mode = default_mode(os.environ)
+    return mode, "CI" if mode is RecordMode.NONE else "default"
+
+
+def url_parts(parts: tuple[str, ...]) -> tuple[str, ...]:
+    """``llm_match_ignore_url``: scheme, host, port, query, or ``query.NAME`` for one parameter."""
+    from pytest_llmbudget.recording.canonical import URL_PARTS
+
+    for part in parts:
+        name = part.partition(".")[2] if part.startswith("query.") else ""
+        if part not in URL_PARTS and not name:
+            raise pytest.UsageError(
+                f"llm_match_ignore_url: {part!r} is not a part of a URL; use one of: "
+                f"{', '.join(URL_PARTS)}, or query.NAME for one query parameter"
+            )
+    return parts
 
 
 def _unknown_model(config: pytest.Config) -> str:
@@ -287,6 +318,13 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini(
         "llm_match_ignore",
         "JSON body fields (dotted paths allowed) ignored when matching requests.",
+        type="linelist",
+        default=[],
+    )
+    parser.addini(
+        "llm_match_ignore_url",
+        "Parts of the URL ignored when matching requests: scheme, host, port, query, or "
+        "query.NAME (the port of 127.0.0.1 and localhost is always ignored).",
         type="linelist",
         default=[],
     )

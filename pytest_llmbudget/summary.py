@@ -83,6 +83,10 @@ class RunSummary:
     # cassette's tests played (see runscope.py); llmbudget prune reads them.
     run: dict[str, Any] | None = None
     cassettes: list[dict[str, Any]] | None = None
+    # Replays whose request differs from its recording (another tool's, matched its way).
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    # Cassettes that existed and got interactions added (``new`` mode): which, by whom, how many.
+    appended: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -91,7 +95,7 @@ class RunSummary:
         A violation can come without a call: the run's first call refused by
         the daily budget, say. The reports must still say why the run failed.
         """
-        return not self.totals.calls and not self.violations
+        return not self.totals.calls and not self.violations and not self.appended
 
     @property
     def records(self) -> list[CallRecord]:
@@ -260,5 +264,7 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
         "rate_limited": summary.rate_limited,
         "unknown_models": summary.unknown_models,
         "token_counter": summary.token_counter,
+        "drift": summary.drift,
+        "appended": summary.appended,
         **extra,
     }

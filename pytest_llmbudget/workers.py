@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pytest_llmbudget.records import CallRecord
@@ -31,10 +31,17 @@ class WorkerResult:
     records: list[CallRecord]
     violations: list[dict[str, Any]]
     token_counter: str
+    drift: list[dict[str, Any]] = field(default_factory=list)
+    appended: list[dict[str, Any]] = field(default_factory=list)
 
 
 def dump(
-    records: Iterable[CallRecord], violations: Iterable[Mapping[str, Any]], token_counter: str
+    records: Iterable[CallRecord],
+    violations: Iterable[Mapping[str, Any]],
+    token_counter: str,
+    *,
+    drift: Iterable[Mapping[str, Any]] = (),
+    appended: Iterable[Mapping[str, Any]] = (),
 ) -> str:
     from pytest_llmbudget.summary import record_json
 
@@ -53,6 +60,8 @@ def dump(
             ],
             "violations": list(violations),
             "token_counter": token_counter,
+            "drift": list(drift),
+            "appended": list(appended),
         }
     )
 
@@ -67,7 +76,11 @@ def load(payload: str) -> WorkerResult:
         record.url = str(raw.get("url", ""))
         records.append(record)
     return WorkerResult(
-        records, list(document["violations"]), str(document.get("token_counter", ""))
+        records,
+        list(document["violations"]),
+        str(document.get("token_counter", "")),
+        drift=list(document.get("drift", [])),
+        appended=list(document.get("appended", [])),
     )
 
 

@@ -20,6 +20,9 @@ import requests  # noqa: F401
 from google import genai  # noqa: F401
 from standin import StandIn
 
+# tests/data holds whole test suites that the tests copy into pytester runs.
+collect_ignore_glob = ["data/*"]
+
 
 @pytest.fixture(scope="session")
 def standin_server() -> Iterator[StandIn]:

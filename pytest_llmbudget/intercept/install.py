@@ -36,6 +36,12 @@ def _patch_aiohttp(module: ModuleType) -> None:
     aiohttp_adapter.patch(module)
 
 
+def _patch_vcrpy(module: ModuleType) -> None:
+    from pytest_llmbudget.vcrcompat import bridge
+
+    bridge.patch(module)
+
+
 PATCHERS: dict[str, Patcher] = {
     "httpx": _patch_httpx,
     "httpx2": _patch_httpx,
@@ -43,6 +49,7 @@ PATCHERS: dict[str, Patcher] = {
     "httpcore2": _patch_httpcore,
     "requests": _patch_requests,
     "aiohttp": _patch_aiohttp,
+    "vcr.cassette": _patch_vcrpy,
 }
 
 

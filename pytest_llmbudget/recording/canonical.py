@@ -4,6 +4,11 @@ Matching on the body matters: two prompts sent to one URL must not replay
 swapped. JSON bodies are compared after canonicalisation, so key order and
 whitespace do not matter, and fields the user names (``llm_match_ignore``,
 dotted paths allowed) are left out.
+
+A loopback server (a stand-in, a local model) listens on whatever port the
+test run got, so for 127.0.0.1, ``localhost`` and ``::1`` the port is not part
+of the key, and the three names are one host. Other parts of the URL are left
+out when named in ``llm_match_ignore_url`` (`URL_PARTS`, or ``query.NAME``).
 """
 
 from __future__ import annotations
@@ -15,12 +20,43 @@ from typing import Any
 RequestKey = tuple[str, str, str]
 
 
-def canonical_url(url: str) -> str:
-    """Query parameters sorted, so their order does not matter."""
-    base, sep, query = url.partition("?")
-    if not sep:
-        return url
-    return base + "?" + "&".join(sorted(query.split("&")))
+URL_PARTS = ("scheme", "host", "port", "query")
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1", "[::1]"})
+_LOOPBACK_MARKS = ("//localhost", "//127.", "//[::1]")
+
+
+def is_loopback(host: str) -> bool:
+    host = host.lower()
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def canonical_url(url: str, ignore: Iterable[str] = ()) -> str:
+    """Query parameters sorted, so their order does not matter; see the module for the rest."""
+    if not ignore and not any(mark in url for mark in _LOOPBACK_MARKS):
+        base, sep, query = url.partition("?")
+        if not sep:
+            return url
+        return base + "?" + "&".join(sorted(query.split("&")))
+    return _canonical_parts(url, frozenset(ignore))
+
+
+def _canonical_parts(url: str, ignore: frozenset[str]) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = "" if parts.port is None else f":{parts.port}"
+    if is_loopback(host):
+        host, port = "localhost", ""
+    scheme = "" if "scheme" in ignore else parts.scheme.lower()
+    if "host" in ignore:
+        host = port = ""
+    if "port" in ignore:
+        port = ""
+    pairs = [] if "query" in ignore or not parts.query else parts.query.split("&")
+    pairs = [pair for pair in pairs if f"query.{pair.partition('=')[0]}" not in ignore]
+    query = "?" + "&".join(sorted(pairs)) if pairs else ""
+    return f"{scheme}://{host}{port}{parts.path}{query}"
 
 
 def _drop(document: Any, path: list[str]) -> None:
@@ -54,5 +90,7 @@ def canonical_body(body: bytes, ignore: Iterable[str] = ()) -> str:
     return body.decode("utf-8", errors="surrogateescape")
 
 
-def request_key(method: str, url: str, body: bytes, ignore: Iterable[str] = ()) -> RequestKey:
-    return (method.upper(), canonical_url(url), canonical_body(body, ignore))
+def request_key(
+    method: str, url: str, body: bytes, ignore: Iterable[str] = (), url_ignore: Iterable[str] = ()
+) -> RequestKey:
+    return (method.upper(), canonical_url(url, url_ignore), canonical_body(body, ignore))

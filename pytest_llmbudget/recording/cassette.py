@@ -2,7 +2,13 @@
 
 vcrpy scans the whole cassette for every lookup (O(n²) per test); here each
 interaction is indexed once by its canonical request key, and identical
-requests replay in recorded order from a per-key queue.
+requests replay in recorded order from a per-key queue. Interactions another
+tool recorded are indexed by the key of their own matching rule
+(matching.py), and a lookup takes the earliest unplayed of either kind.
+
+A suite may store its cassettes through a vcrpy serializer of its own
+(``serialize(dict) -> str`` and ``deserialize(str) -> dict``): its files are
+read and written through it, never rewritten in our YAML.
 """
 
 from __future__ import annotations
@@ -19,10 +25,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from pytest_llmbudget.errors import CassetteError
-from pytest_llmbudget.recording.canonical import RequestKey, request_key
+from pytest_llmbudget.recording.canonical import RequestKey
+from pytest_llmbudget.recording.matching import Live, Matching
 
 if TYPE_CHECKING:
     from pytest_llmbudget.recording.parsed_cache import ParsedCache
+
+# A vcrpy serializer module (or object): what a suite registers in pytest_recording_configure.
+Serializer = Any
 
 CASSETTE_VERSION = 1
 Headers = list[tuple[str, str]]
@@ -182,21 +192,36 @@ class Cassette:
 
     __slots__ = (
         "_index",
+        "_keys_at",
+        "_loose",
         "digest",
         "dirty",
         "existed",
         "ignore",
         "interactions",
         "loaded_digest",
+        "matching",
         "path",
         "played",
+        "serializer",
     )
 
-    def __init__(self, path: Path, ignore: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        path: Path,
+        ignore: Iterable[str] = (),
+        *,
+        matching: Matching | None = None,
+        serializer: Serializer = None,
+    ) -> None:
         self.path = path
-        self.ignore = tuple(ignore)
+        self.matching = matching if matching is not None else Matching(tuple(ignore))
+        self.ignore = self.matching.body_ignore
+        self.serializer = serializer
         self.interactions: list[dict[str, Any]] = []
         self._index: dict[RequestKey, deque[int]] = {}
+        self._keys_at: list[RequestKey] = []
+        self._loose: dict[tuple[str, ...], list[int]] = {}
         self.played: set[int] = set()
         self.dirty = False
         self.existed = False
@@ -206,79 +231,92 @@ class Cassette:
 
     @classmethod
     def load(
-        cls, path: Path, ignore: Iterable[str] = (), cache: ParsedCache | None = None
+        cls,
+        path: Path,
+        ignore: Iterable[str] = (),
+        cache: ParsedCache | None = None,
+        *,
+        matching: Matching | None = None,
+        serializer: Serializer = None,
     ) -> Cassette:
         """Read ``path`` if it exists; a missing file is an empty cassette.
 
-        With ``cache``, a file whose exact bytes were parsed before is not parsed again.
+        With ``cache``, a file whose exact bytes were parsed before is not parsed
+        again (not for a suite's own serializer: its output is its business).
         """
         __tracebackhide__ = True
+        matching = matching if matching is not None else Matching(tuple(ignore))
+        if serializer is not None:
+            cache = None
         if cache is not None:
-            cached = cls._from_cache(path, ignore, cache)
+            cached = cls._from_cache(path, matching, cache)
             if cached is not None:
                 return cached
         try:
             stream = open(path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
-            return cls(path, ignore)
+            return cls(path, matching=matching, serializer=serializer)
         except OSError as exc:
             raise CassetteError(path, str(exc)) from None
         with stream:
             # Parsed as it is read: a large cassette is never held whole as bytes
             # next to the objects built from it.
-            cassette = cls.parse(path, stream, ignore)
+            cassette = cls.parse(path, stream, matching=matching, serializer=serializer)
         if cache is not None and cassette.loaded_digest is not None:
             from pytest_llmbudget.recording.parsed_cache import Parsed
 
-            parsed = Parsed(cassette.interactions, cassette._keys())
-            cache.put(path, cassette.loaded_digest, cassette.ignore, parsed)
+            parsed = Parsed(cassette.interactions, list(cassette._keys_at))
+            cache.put(path, cassette.loaded_digest, matching.fingerprint(), parsed)
         return cassette
 
     @classmethod
-    def _from_cache(cls, path: Path, ignore: Iterable[str], cache: ParsedCache) -> Cassette | None:
+    def _from_cache(cls, path: Path, matching: Matching, cache: ParsedCache) -> Cassette | None:
         from pytest_llmbudget.recording.parsed_cache import file_digest
 
         try:
             digest = file_digest(path)
         except OSError:
             return None  # missing, or unreadable: load() tells which
-        parsed = cache.get(path, digest, ignore)
+        parsed = cache.get(path, digest, matching.fingerprint())
         if parsed is None:
             return None
         try:
             interactions = _check(path, {"interactions": parsed.interactions})
         except CassetteError:
             return None  # not what we wrote: parse the YAML
-        cassette = cls(path, ignore)
+        cassette = cls(path, matching=matching)
         cassette.existed = True
         cassette.loaded_digest = cassette.digest = digest
         for interaction, key in zip(interactions, parsed.keys, strict=True):
             cassette._add(interaction, key)
         return cassette
 
-    def _keys(self) -> list[RequestKey]:
-        """The request key of each interaction, in order (what the index was built from)."""
-        keys: list[RequestKey] = [("", "", "")] * len(self.interactions)
-        for key, positions in self._index.items():
-            for position in positions:
-                keys[position] = key
-        return keys
-
     @classmethod
-    def parse(cls, path: Path, text: bytes | BinaryIO, ignore: Iterable[str] = ()) -> Cassette:
+    def parse(
+        cls,
+        path: Path,
+        text: bytes | BinaryIO,
+        ignore: Iterable[str] = (),
+        *,
+        matching: Matching | None = None,
+        serializer: Serializer = None,
+    ) -> Cassette:
         """The cassette whose file ``path`` holds ``text``: an earlier copy, say, or the file."""
         __tracebackhide__ = True
-        import yaml
-
-        cassette = cls(path, ignore)
+        cassette = cls(path, ignore, matching=matching, serializer=serializer)
         source = _HashingReader(io.BytesIO(text) if isinstance(text, bytes) else text)
-        try:
-            document = yaml.load(source, Loader=_loader())
-            source.drain()
-        except yaml.YAMLError as exc:
-            raise CassetteError(path, f"invalid YAML: {exc}") from None
-        except OSError as exc:
-            raise CassetteError(path, str(exc)) from None
+        if serializer is not None:
+            document = _deserialized(path, source, serializer)
+        else:
+            import yaml
+
+            try:
+                document = yaml.load(source, Loader=_loader())
+                source.drain()
+            except yaml.YAMLError as exc:
+                raise CassetteError(path, f"invalid YAML: {exc}") from None
+            except OSError as exc:
+                raise CassetteError(path, str(exc)) from None
         cassette.existed = True
         cassette.loaded_digest = cassette.digest = source.hexdigest()
         for number, interaction in enumerate(_check(path, document), start=1):
@@ -290,8 +328,8 @@ class Cassette:
 
     def _key_of(self, interaction: dict[str, Any]) -> RequestKey:
         request = interaction["request"]
-        return request_key(
-            str(request["method"]), str(request["uri"]), request_body(request), self.ignore
+        return self.matching.strict_key(
+            str(request["method"]), str(request["uri"]), request_body(request)
         )
 
     def _add(self, interaction: dict[str, Any], key: RequestKey | None = None) -> int:
@@ -299,18 +337,53 @@ class Cassette:
         self.interactions.append(interaction)
         if key is None:
             key = self._key_of(interaction)
-        self._index.setdefault(key, deque()).append(position)
+        self._keys_at.append(key)
+        if self.matching.is_loose(interaction):
+            request = interaction["request"]
+            loose = self.matching.loose_key(
+                str(request["method"]),
+                str(request["uri"]),
+                request_body(request),
+                _headers_of(request.get("headers")),
+            )
+            self._loose.setdefault(loose, []).append(position)
+        else:
+            self._index.setdefault(key, deque()).append(position)
         return position
 
-    def take(self, key: RequestKey) -> tuple[int, dict[str, Any]] | None:
-        """The next unplayed interaction recorded for ``key``, in recorded order."""
+    def take(self, key: RequestKey, live: Live | None = None) -> tuple[int, dict[str, Any]] | None:
+        """The next unplayed interaction recorded for ``key`` (or matching ``live`` the way
+        a recording of another tool is matched), in recorded order."""
         queue = self._index.get(key)
-        while queue:
-            position = queue.popleft()
-            if position not in self.played:
-                self.played.add(position)
-                return position, self.interactions[position]
+        while queue and queue[0] in self.played:
+            queue.popleft()
+        position = queue[0] if queue else None
+        if self._loose and live is not None:
+            loose = self._loose_position(live)
+            if loose is not None and (position is None or loose < position):
+                position = loose
+        if position is None:
+            return None
+        self.played.add(position)
+        return position, self.interactions[position]
+
+    def _loose_position(self, live: Live) -> int | None:
+        matching = self.matching
+        bucket = self._loose.get(matching.loose_key(*live))
+        if not bucket:
+            return None
+        while bucket and bucket[0] in self.played:
+            bucket.pop(0)
+        for position in bucket:
+            if position not in self.played and matching.passes_custom(
+                live, self.interactions[position]["request"]
+            ):
+                return position
         return None
+
+    def key_at(self, position: int) -> RequestKey:
+        """The strict request key of the interaction at ``position``."""
+        return self._keys_at[position]
 
     def append(self, interaction: dict[str, Any]) -> int:
         """Add a fresh recording; it is not replayed again within this run."""
@@ -326,9 +399,11 @@ class Cassette:
         return iter(self.interactions)
 
     def dump(self) -> str:
+        document = {"interactions": self.interactions, "version": CASSETTE_VERSION}
+        if self.serializer is not None:
+            return _serialized(self.path, document, self.serializer)
         import yaml
 
-        document = {"interactions": self.interactions, "version": CASSETTE_VERSION}
         text: str = yaml.dump(
             document, Dumper=_dumper(), default_flow_style=False, allow_unicode=True, width=1000
         )
@@ -340,6 +415,31 @@ class Cassette:
         write_atomic(self.path, text)
         self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self.dirty = False
+
+
+def _deserialized(path: Path, source: _HashingReader, serializer: Serializer) -> Any:
+    """The document a suite's own serializer reads from the file."""
+    __tracebackhide__ = True
+    try:
+        text = source.read().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CassetteError(path, str(exc)) from None
+    try:
+        return serializer.deserialize(text)
+    except Exception as exc:
+        name = getattr(serializer, "__name__", type(serializer).__name__)
+        raise CassetteError(path, f"the serializer {name} cannot read it: {exc}") from None
+
+
+def _serialized(path: Path, document: dict[str, Any], serializer: Serializer) -> str:
+    """The text a suite's own serializer writes (it may change what it is given: a copy)."""
+    import copy
+
+    text = serializer.serialize(copy.deepcopy(document))
+    if not isinstance(text, str):
+        name = getattr(serializer, "__name__", type(serializer).__name__)
+        raise CassetteError(path, f"the serializer {name} returned {type(text).__name__}, not str")
+    return text
 
 
 class _HashingReader:

@@ -8,6 +8,7 @@ answer back into the :class:`Exchange` as it streams past.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import functools
 import threading
@@ -20,17 +21,20 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmbudget.classify import Classification, classify
 from pytest_llmbudget.errors import CassetteMiss
 from pytest_llmbudget.recording import scrub
-from pytest_llmbudget.recording.canonical import RequestKey, request_key
+from pytest_llmbudget.recording.canonical import RequestKey
 from pytest_llmbudget.recording.completeness import is_whole
 from pytest_llmbudget.recording.content_coding import decode
+from pytest_llmbudget.recording.matching import Live, Matching
 from pytest_llmbudget.recording.modes import RecordMode
 from pytest_llmbudget.records import CallRecord
+from pytest_llmbudget.vcrcompat import bridge
 
 if TYPE_CHECKING:
     from pytest_llmbudget.budget import RunGate, TestGate
 
     # The cassette module loads YAML: imported on the first LLM call, not at plugin load.
     from pytest_llmbudget.recording.cassette import Cassette, StoredResponse
+    from pytest_llmbudget.recording.cassette_setup import CassetteSetup
     from pytest_llmbudget.recording.locks import CassetteLock
     from pytest_llmbudget.recording.playback import CassetteUse
 
@@ -72,6 +76,7 @@ class RecorderConfig:
     mode: RecordMode
     scrubber: scrub.Scrubber
     match_ignore: tuple[str, ...] = ()
+    match_ignore_url: tuple[str, ...] = ()
     record_errors: bool = False
     extra_hosts: frozenset[str] = frozenset()
     rootdir: Path = Path()
@@ -129,6 +134,7 @@ class Exchange:
         "replay",
         "request",
         "secrets",
+        "stored",
     )
 
     def __init__(
@@ -146,6 +152,9 @@ class Exchange:
         self.key = key
         self.secrets = secrets
         self.replay = replay
+        # The request as the cassette keeps it (a suite's vcrpy filters applied);
+        # None: the suite's filters keep it out of the cassette.
+        self.stored: HttpRequest | None = request
         self._started = time.perf_counter()
         self._status: int | None = None
         self._reason = ""
@@ -209,9 +218,24 @@ class TestRecorder:
         cassette_path: Path | Callable[[], Path],
         on_call: Callable[[CallRecord], None],
         test_gate: TestGate | None = None,
+        setup: CassetteSetup | None = None,
     ) -> None:
         self.config = config
         self.nodeid = nodeid
+        self.setup = setup
+        self.mode = setup.mode if setup is not None and setup.mode is not None else config.mode
+        from pytest_llmbudget.recording.scrub import QUERY_PARAMS
+
+        base = setup.matching if setup is not None and setup.matching is not None else Matching()
+        self.matching = dataclasses.replace(
+            base,
+            body_ignore=config.match_ignore,
+            url_ignore=config.match_ignore_url,
+            foreign=True,
+            secret_params=QUERY_PARAMS,
+        )
+        if setup is not None:
+            cassette_path = setup.path
         # A callable is asked on first use: most tests make no LLM call, and
         # naming a cassette (markers, sanitising) is work every test would pay.
         self._cassette_path = cassette_path
@@ -219,14 +243,20 @@ class TestRecorder:
         self.test_gate = test_gate
         self._lock = threading.Lock()
         self._cassette: Cassette | None = None
+        self._extras: list[Cassette] = []
         self._writer_lock: CassetteLock | None = None
         self._closed = False
         self._passed = True
         self._closed_use: CassetteUse | None = None
-        self._may_record: bool = config.mode is not RecordMode.NONE
+        self._may_record: bool = self.mode is not RecordMode.NONE
         self._pending: set[Exchange] = set()
         self._classifier = config.classifier or builtin_classifier(config.extra_hosts)
         self.records: list[CallRecord] = []
+        # Replays whose request differs from its recording (another tool's, matched loosely).
+        self.drift: list[dict[str, Any]] = []
+        self.drift_text: list[str] = []
+        self.appended = 0  # interactions this test added to a cassette that existed
+        self.appended_entry: dict[str, Any] | None = None
 
     # -- cassette ---------------------------------------------------------
 
@@ -235,24 +265,52 @@ class TestRecorder:
         if self._cassette is None:
             from pytest_llmbudget.recording.cassette import Cassette
 
-            mode = self.config.mode
+            mode = self.mode
             # Written by an earlier test of this run (tests sharing a cassette):
             # then "rewrite" adds to it rather than starting over, and "once"
             # records into it, as the first of those tests did.
             ours = mode is not RecordMode.NONE and self._written_this_run()
-            if mode is RecordMode.REWRITE and not ours:
-                self._cassette = Cassette(self.cassette_path, self.config.match_ignore)
-            else:
-                from pytest_llmbudget.recording.parsed_cache import ParsedCache
+            serializer = self.setup.serializer if self.setup is not None else None
+            from pytest_llmbudget.recording.parsed_cache import ParsedCache
 
+            cache = ParsedCache.under(self.config.rootdir)
+            if mode is RecordMode.REWRITE and not ours:
+                self._cassette = Cassette(
+                    self.cassette_path, matching=self.matching, serializer=serializer
+                )
+            else:
                 self._cassette = Cassette.load(
-                    self.cassette_path,
-                    self.config.match_ignore,
-                    cache=ParsedCache.under(self.config.rootdir),
+                    self.cassette_path, cache=cache, matching=self.matching, serializer=serializer
                 )
                 if mode is RecordMode.ONCE and self._cassette.existed and not ours:
                     self._may_record = False
+            for extra in self.setup.extra if self.setup is not None else ():
+                if extra != self.cassette_path:
+                    self._extras.append(
+                        Cassette.load(
+                            extra, cache=cache, matching=self.matching, serializer=serializer
+                        )
+                    )
         return self._cassette
+
+    def cassettes(self) -> list[Cassette]:
+        """The test's cassette and the extra ones it replays from, opened."""
+        with self._lock:
+            return [self._open(), *self._extras]
+
+    @property
+    def may_record(self) -> bool:
+        with self._lock:
+            self._open()
+            return self._may_record
+
+    def _take(self, key: RequestKey, live: Live) -> tuple[Cassette, int, dict[str, Any]] | None:
+        """The test's own cassette first, then the extra ones, as pytest-recording plays them."""
+        for cassette in (self._open(), *self._extras):
+            hit = cassette.take(key, live)
+            if hit is not None:
+                return cassette, hit[0], hit[1]
+        return None
 
     def _written_this_run(self) -> bool:
         """Take the cassette's writer lock (held until close) and say whether this run wrote it."""
@@ -277,8 +335,50 @@ class TestRecorder:
     # -- the boundary -----------------------------------------------------
 
     def classify(self, method: str, url: str, headers: Headers) -> Classification | None:
-        """None when the request is not an LLM call: the adapter sends it untouched."""
+        """None when the request is not an LLM call, or vcrpy answers it (see vcrcompat/bridge.py):
+        the adapter sends it untouched."""
+        if bridge.in_use():
+            return None
         return self._classifier(HttpRequest(method, url, headers, b""))
+
+    # -- calls vcrpy answers (pytest-recording active) -------------------------
+
+    def admit_vcrpy(self, method: str, url: str, headers: Headers, *, live: bool) -> None:
+        """vcrpy is about to replay (or, ``live``, send) a request: our limits still hold."""
+        __tracebackhide__ = True
+        classification = self._classifier(HttpRequest(method, url, headers, b""))
+        if classification is None:
+            return
+        if self.test_gate is not None:
+            self.test_gate.admit(method.upper(), classification.endpoint)
+        if live and self.config.run_gate is not None:
+            self.config.run_gate.admit_live(self.nodeid)
+
+    def account_vcrpy(
+        self,
+        method: str,
+        url: str,
+        headers: Headers,
+        body: bytes,
+        response: dict[str, Any],
+        *,
+        live: bool,
+        path: str,
+    ) -> None:
+        """vcrpy replayed (or recorded) an answer: count and price it from vcrpy's copy."""
+        request = HttpRequest(method, url, headers, body)
+        classification = self._classifier(request)
+        if classification is None:
+            return
+        from pytest_llmbudget.recording.cassette import response_of
+
+        answer = response_of({"response": response})
+        secrets = self.config.scrubber.secrets_of(url, headers)
+        exchange = Exchange(self, request, classification, ("", "", ""), secrets, answer)
+        cassette = self._relative(Path(path)) if path else None
+        self._emit(
+            exchange, answer.status, answer.body, answer.headers, {}, live, cassette=cassette
+        )
 
     def begin(self, request: HttpRequest, classification: Classification) -> Exchange:
         """Decide an LLM call's fate: replay, live (and record), or CassetteMiss."""
@@ -287,26 +387,26 @@ class TestRecorder:
             self.test_gate.admit(request.method.upper(), classification.endpoint)
         scrubber = self.config.scrubber
         secrets = scrubber.secrets_of(request.url, request.headers)
-        key = request_key(
-            request.method,
-            scrubber.url(request.url, secrets),
-            scrub.data(request.body, secrets),
-            self.config.match_ignore,
-        )
+        stored = request
+        if self.setup is not None and self.setup.request_filter is not None:
+            filtered = self.setup.request_filter(request)
+            if filtered is None:  # the suite keeps it out of its cassettes: live, unrecorded
+                return self._unrecorded(request, classification, secrets)
+            stored = filtered
+        url = scrubber.url(stored.url, secrets)
+        body = scrub.data(stored.body, secrets)
+        key = self.matching.strict_key(stored.method, url, body)
+        live = Live(stored.method.upper(), url, body, stored.headers)
         with self._lock:
-            cassette = self._open()
-            hit = cassette.take(key)
+            hit = self._take(key, live)
             if hit is None and not self._may_record:
-                raise CassetteMiss(
-                    request=f"{request.method} {scrubber.url(request.url, secrets)}",
-                    cassette=Path(self._relative(self.cassette_path)),
-                    mode=self.config.mode.value,
-                    command=f"pytest --llm-record=new '{self.nodeid}'",
-                )
+                raise self._miss(request, live, scrubber.url(request.url, secrets))
         if hit is not None:
             from pytest_llmbudget.recording.cassette import response_of
 
-            _position, interaction = hit
+            cassette, position, interaction = hit
+            if cassette.matching.is_loose(interaction):
+                self._check_drift(cassette, position, interaction, live)
             replay = response_of(interaction)
             if not self._may_record:
                 _drop_body(interaction)
@@ -316,9 +416,63 @@ class TestRecorder:
         if self.config.run_gate is not None:
             self.config.run_gate.admit_live(self.nodeid)
         exchange = Exchange(self, request, classification, key, secrets, None)
+        exchange.stored = stored
         with self._lock:
             self._pending.add(exchange)
         return exchange
+
+    def _unrecorded(
+        self, request: HttpRequest, classification: Classification, secrets: list[str]
+    ) -> Exchange:
+        """A call the suite's vcrpy filters keep out of its cassettes: live, counted, budgeted."""
+        if self.config.run_gate is not None:
+            self.config.run_gate.admit_live(self.nodeid)
+        exchange = Exchange(self, request, classification, ("", "", ""), secrets, None)
+        exchange.stored = None
+        with self._lock:
+            self._pending.add(exchange)
+        return exchange
+
+    def _miss(self, request: HttpRequest, live: Live, shown_url: str) -> CassetteMiss:
+        from pytest_llmbudget.recording.explain import closest
+
+        if self.setup is not None and self.setup.mode is not None:
+            source = f"record_mode from {self.setup.source}"
+        else:
+            source = "--llm-record"
+        return CassetteMiss(
+            request=f"{request.method} {shown_url}",
+            cassette=Path(self._relative(self.cassette_path)),
+            mode=self.mode.value,
+            command=f"pytest --llm-record=new '{self.nodeid}'",
+            closest=tuple(closest([self._open(), *self._extras], live)),
+            mode_source=source,
+        )
+
+    def _check_drift(
+        self, cassette: Cassette, position: int, interaction: dict[str, Any], live: Live
+    ) -> None:
+        """A recording matched the loose way replayed for a request that differs from it."""
+        from pytest_llmbudget.recording.explain import body_changes
+
+        changes = body_changes(live, interaction["request"], self.matching.body_ignore)
+        if changes:
+            self.drift.append(
+                {
+                    "nodeid": self.nodeid,
+                    "cassette": self._relative(cassette.path),
+                    "interaction": position + 1,
+                    "request": f"{live.method} {live.uri}",
+                    "changes": [change.as_json() for change in changes],
+                }
+            )
+            from pytest_llmbudget.json_diff import describe
+
+            self.drift_text.append(
+                f"{live.method} {live.uri} replayed interaction {position + 1} of "
+                f"{self._relative(cassette.path)}, recorded for another request:"
+            )
+            self.drift_text.extend(describe(changes, indent="  ", limit=5))
 
     # -- recording ----------------------------------------------------------
 
@@ -345,16 +499,40 @@ class TestRecorder:
                 if k.lower() != "content-encoding"
             ]
         interaction = self._interaction(exchange, status, headers, body, truncated)
+        kept = exchange.stored is not None and self._filtered_response(interaction)
         with self._lock:
             self._pending.discard(exchange)
-            if status < 400 or self.config.record_errors:
-                self._open().append(interaction)
+            if kept and (status < 400 or self.config.record_errors):
+                cassette = self._open()
+                cassette.append(interaction)
+                if cassette.existed:
+                    self.appended += 1
         self._emit(exchange, status, body, headers, interaction, True, truncated=truncated)
+
+    def _filtered_response(self, interaction: dict[str, Any]) -> bool:
+        """The suite's ``before_record_response``, on the answer as vcrpy hands it (bytes)."""
+        if self.setup is None or self.setup.response_filter is None:
+            return True
+        response = dict(interaction["response"])
+        string = response["body"]["string"]
+        raw = (
+            string.encode("utf-8", errors="surrogateescape") if isinstance(string, str) else string
+        )
+        response["body"] = {"string": raw}
+        filtered = self.setup.response_filter(response)
+        if filtered is None:
+            return False
+        body = filtered.get("body")
+        if isinstance(body, dict) and isinstance(body.get("string"), bytes):
+            filtered = {**filtered, "body": {"string": _text_or_bytes(body["string"])}}
+        interaction["response"] = filtered
+        return True
 
     def _interaction(
         self, exchange: Exchange, status: int, headers: Headers, body: bytes, truncated: bool
     ) -> dict[str, Any]:
-        scrubber, secrets, request = self.config.scrubber, exchange.secrets, exchange.request
+        scrubber, secrets = self.config.scrubber, exchange.secrets
+        request = exchange.stored or exchange.request
         interaction: dict[str, Any] = {
             "request": {
                 "body": _text_or_bytes(scrub.data(request.body, secrets)) if request.body else None,
@@ -388,6 +566,7 @@ class TestRecorder:
         live: bool,
         *,
         truncated: bool = False,
+        cassette: str | None = None,
     ) -> None:
         c = exchange.classification
         duration = exchange.elapsed() if live else float(interaction.get("duration_s") or 0.0)
@@ -403,7 +582,7 @@ class TestRecorder:
             status=status,
             duration_s=duration,
             recorded_at=str(interaction.get("recorded_at") or "") or None,
-            cassette=self._cassette_name,
+            cassette=cassette or self._cassette_name,
             request_body=exchange.request.body,
             response_body=body,
             response_headers=headers,
@@ -432,12 +611,26 @@ class TestRecorder:
                 exchange.complete(truncated=True)
             with self._lock:
                 self._save()
+                self.appended_entry = self._appended_entry()
         finally:
             # Whatever failed above (a price hook, the ledger), the next test that
             # records into this cassette must not wait for this one forever.
             if self._writer_lock is not None:
                 self._writer_lock.release()
         self._release()
+
+    def _appended_entry(self) -> dict[str, Any] | None:
+        """What ``new`` mode added to a cassette that existed, for the run's summary."""
+        cassette = self._cassette
+        if not self.appended or cassette is None or cassette.dirty:
+            return None  # nothing added, or not saved
+        loaded = len(cassette) - self.appended
+        return {
+            "nodeid": self.nodeid,
+            "cassette": self._cassette_name,
+            "added": self.appended,
+            "unplayed": sum(1 for position in range(loaded) if position not in cassette.played),
+        }
 
     def _release(self) -> None:
         """Let the interactions go once saved: every test's recorder lives on in its item
@@ -450,13 +643,14 @@ class TestRecorder:
             if self._cassette is not None:
                 from pytest_llmbudget.recording.cassette import Cassette
 
-                self._cassette = Cassette(self.cassette_path, self.config.match_ignore)
+                self._cassette = Cassette(self.cassette_path, matching=self.matching)
+                self._extras = []
 
     def _save(self) -> None:
         cassette = self._cassette
-        if self.config.mode is RecordMode.REWRITE and self._keeps_earlier(cassette):
+        if self.mode is RecordMode.REWRITE and self._keeps_earlier(cassette):
             return
-        if self.config.mode is RecordMode.REWRITE and (cassette is None or not len(cassette)):
+        if self.mode is RecordMode.REWRITE and (cassette is None or not len(cassette)):
             # Never drop what another test of this run just recorded.
             if self.cassette_path.exists() and not self._written_this_run():
                 self.cassette_path.unlink(missing_ok=True)

@@ -47,6 +47,7 @@ def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
         )
     for violation in summary.violations:
         write(f"VIOLATION [{violation['kind']}]: {violation['message']}")
+    _cassette_notes(summary, write)
     for item in summary.unknown_models:
         write(
             f"unknown model: {item['provider']} {item['model']} ({item['calls']} calls, priced $0)"
@@ -75,3 +76,25 @@ def _errors(summary: RunSummary, write: Write) -> None:
         write(f"QUOTA EXHAUSTED at {provider}: {calls} calls refused for lack of credit")
     for provider, calls in per_provider(summary.rate_limited):
         write(f"rate limited at {provider}: {calls} calls (retry later; not a quota problem)")
+
+
+def _plural(number: int, word: str) -> str:
+    return f"{count(number)} {word}{'' if number == 1 else 's'}"
+
+
+def _cassette_notes(summary: RunSummary, write: Write) -> None:
+    """Cassettes a test added to, and replays of recordings made for another request."""
+    for entry in summary.appended:
+        line = (
+            f"cassette {entry['cassette']}: {_plural(entry['added'], 'interaction')} "
+            f"added by {entry['nodeid']}"
+        )
+        if entry["unplayed"]:
+            line += f"; {_plural(entry['unplayed'], 'recorded one')} it did not play"
+        write(line)
+    if summary.drift:
+        tests = len({entry["nodeid"] for entry in summary.drift})
+        write(
+            f"drift: {_plural(len(summary.drift), 'replayed call')} in {_plural(tests, 'test')} "
+            "differ from their recording (see the warnings; 'drift' in --llm-report)"
+        )

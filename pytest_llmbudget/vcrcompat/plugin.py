@@ -1,0 +1,123 @@
+"""pytest-recording's API, served by this plugin when pytest-recording is not there.
+
+A suite recorded with pytest-recording carries its API in every file: the
+``vcr`` marker, the ``vcr_config`` / ``vcr_cassette_dir`` /
+``default_cassette_name`` fixtures it overrides, the ``vcr`` fixture its
+conftest uses and the ``pytest_recording_configure`` hook. Registered only
+when pytest-recording is absent or disabled, so the two never both serve one
+test; nothing here imports vcrpy until a marked test is set up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_llmbudget.vcrcompat import hookspec
+from pytest_llmbudget.vcrcompat.options import OURS_TO_VCR
+
+if TYPE_CHECKING:
+    from pytest_llmbudget.settings import Settings
+    from pytest_llmbudget.vcrcompat.view import CassetteView
+
+MARKERS = (
+    "vcr(*cassettes, **vcr_config): record and replay this test's HTTP calls; "
+    "extra cassettes to replay from too (pytest-recording's marker, served by pytest-llmbudget)",
+    "default_cassette(name): the name of this test's cassette (pytest-recording's marker)",
+    "block_network: this test's LLM calls replay only (pytest-recording's marker)",
+    "allowed_hosts(hosts): accepted for pytest-recording's sake",
+)
+
+
+def register(config: pytest.Config, settings: Settings) -> None:
+    for line in MARKERS:
+        config.addinivalue_line("markers", line)
+    if not _has_spec(config.pluginmanager):
+        config.pluginmanager.add_hookspecs(hookspec)
+    config.pluginmanager.register(VcrApi(settings), "llmbudget-vcr-api")
+
+
+def _has_spec(pluginmanager: pytest.PytestPluginManager) -> bool:
+    caller = getattr(pluginmanager.hook, "pytest_recording_configure", None)
+    return caller is not None and caller.spec is not None
+
+
+def _marked(item: pytest.Item) -> bool:
+    from pytest_llmbudget.runstate import closest_marker
+
+    return closest_marker(item, "vcr") is not None
+
+
+class VcrApi:
+    """The fixtures and the collection hook; one per run."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        """A marked test sets up ``vcr`` first, as pytest-recording's autouse fixture does,
+        so its cassette settings are in place before any fixture makes a call. Unmarked
+        tests pay nothing (an autouse fixture would cost every test of the suite)."""
+        for item in items:
+            names = getattr(item, "fixturenames", None)
+            if isinstance(names, list) and "vcr" not in names and _marked(item):
+                names.insert(0, "vcr")
+
+    @pytest.fixture(scope="session")
+    def record_mode(self, request: pytest.FixtureRequest) -> str:
+        """The run's record mode, in pytest-recording's words."""
+        return OURS_TO_VCR[self.settings.record_mode]
+
+    @pytest.fixture(scope="session")
+    def disable_recording(self, request: pytest.FixtureRequest) -> bool:
+        return bool(request.config.getoption("disable_recording", False))
+
+    @pytest.fixture
+    def vcr_config(self) -> dict[str, Any]:
+        """Override it (any scope) to configure every marked test, as with pytest-recording."""
+        return {}
+
+    @pytest.fixture(scope="module")
+    def vcr_cassette_dir(self, request: pytest.FixtureRequest) -> str:
+        """Where the module's cassettes live: the same folder as for unmarked tests."""
+        module = Path(str(request.node.path))
+        base = self.settings.cassette_dir or module.parent / "cassettes"
+        return str(base / module.stem)
+
+    @pytest.fixture
+    def default_cassette_name(self, request: pytest.FixtureRequest) -> str:
+        from pytest_llmbudget.recording.naming import default_cassette_name
+
+        marker = request.node.get_closest_marker("default_cassette")
+        if marker is not None:
+            if not marker.args:
+                raise pytest.UsageError(
+                    f"{request.node.nodeid}: @pytest.mark.default_cassette needs the "
+                    "cassette's name, e.g. default_cassette('login.yaml')"
+                )
+            return str(marker.args[0])
+        cls = request.cls
+        return default_cassette_name(request.node.name, cls.__name__ if cls else None)
+
+    @pytest.fixture
+    def vcr(self, request: pytest.FixtureRequest) -> Iterator[CassetteView | None]:
+        """The test's cassette, as pytest-recording's ``vcr`` fixture gives it; None when the
+        test is not marked (or ``--disable-recording``)."""
+        item = request.node
+        if not isinstance(item, pytest.Item) or not _marked(item):
+            yield None
+            return
+        if request.getfixturevalue("disable_recording"):
+            yield None
+            return
+        from pytest_llmbudget.runstate import CASSETTE_SETUP
+        from pytest_llmbudget.vcrcompat.resolve import resolve
+        from pytest_llmbudget.vcrcompat.view import CassetteView
+
+        setup = resolve(request, self.settings)
+        item.stash[CASSETTE_SETUP] = setup
+        yield CassetteView(item, setup)

@@ -1,0 +1,151 @@
+"""A marked test's vcrpy configuration, resolved the way pytest-recording resolves it.
+
+``vcr_config`` merged with the markers' keyword arguments (the closest marker
+wins), handed to a real ``vcr.VCR`` after ``pytest_recording_configure`` has
+registered its serializers and matchers: vcrpy itself builds the filter chain
+(``filter_headers``, ``filter_query_parameters``, ``filter_post_data_parameters``,
+``before_record_request``, ``ignore_hosts``...), so a suite's filters mean here
+exactly what they meant when its cassettes were recorded.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_llmbudget.recording.cassette_setup import CassetteSetup
+from pytest_llmbudget.recording.matching import NATIVE_PARTS, Matching
+from pytest_llmbudget.vcrcompat.options import VCR_MODES
+
+if TYPE_CHECKING:
+    from pytest_llmbudget.recording.recorder import HttpRequest
+    from pytest_llmbudget.settings import Settings
+
+# pytest-recording's own keys: not vcrpy's.
+_NOT_VCRPY = frozenset({"allowed_hosts"})
+# Modes the run was given explicitly: then a vcr_config's record_mode does not apply.
+_EXPLICIT = frozenset({"--llm-record", "--record-mode", "--block-network", "CI"})
+
+
+def merged_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """``vcr_config``, then each marker's keyword arguments from the farthest to the closest."""
+    config = request.getfixturevalue("vcr_config")
+    if not isinstance(config, dict):
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: the vcr_config fixture returned "
+            f"{type(config).__name__}, not a dict of vcrpy options"
+        )
+    merged = copy.deepcopy(config)
+    for marker in reversed(list(request.node.iter_markers(name="vcr"))):
+        merged.update(marker.kwargs)
+    return merged
+
+
+def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup:
+    __tracebackhide__ = True
+    from vcr import VCR
+    from vcr.persisters.filesystem import FilesystemPersister
+    from vcr.serializers import yamlserializer
+
+    merged = merged_config(request)
+    nodeid = request.node.nodeid
+    library = str(request.getfixturevalue("vcr_cassette_dir"))
+    name = str(request.getfixturevalue("default_cassette_name"))
+    suffix = f".{merged['serializer']}" if "serializer" in merged else ".yaml"
+    vcr = VCR(path_transformer=VCR.ensure_suffix(suffix), cassette_library_dir=library)
+    request.config.hook.pytest_recording_configure(config=request.config, vcr=vcr)
+    options = {key: value for key, value in merged.items() if key not in _NOT_VCRPY}
+    try:
+        resolved = vcr.get_merged_config(**options)
+    except (KeyError, ValueError, TypeError) as error:
+        raise pytest.UsageError(f"{nodeid}: vcr_config: {error}") from None
+    if resolved["persister"] is not FilesystemPersister:
+        raise pytest.UsageError(
+            f"{nodeid}: a custom vcrpy persister ({_name(resolved['persister'])}) is not "
+            "supported by pytest-llmbudget: cassettes are files. Keep pytest-recording "
+            "enabled for this suite, or register a serializer instead"
+        )
+    transform: Callable[[str], str] = resolved["path_transformer"]
+    path = Path(transform(os.path.join(library, name)))
+    extras = tuple(
+        Path(transform(str(arg) if os.path.isabs(str(arg)) else os.path.join(library, str(arg))))
+        for marker in request.node.iter_markers(name="vcr")
+        for arg in marker.args
+    )
+    serializer = resolved["serializer"]
+    matching = _matching(resolved["match_on"], explicit="match_on" in merged)
+    return CassetteSetup(
+        path=path,
+        extra=tuple(dict.fromkeys(extras)),
+        mode=_mode(merged, settings, nodeid),
+        matching=matching,
+        request_filter=_request_filter(resolved["before_record_request"]),
+        response_filter=resolved["before_record_response"],
+        serializer=None if serializer is yamlserializer else serializer,
+        source="vcr_config",
+    )
+
+
+def _name(thing: Any) -> str:
+    return str(getattr(thing, "__name__", type(thing).__name__))
+
+
+def _mode(merged: dict[str, Any], settings: Settings, nodeid: str) -> Any:
+    if "record_mode" not in merged or settings.record_mode_source in _EXPLICIT:
+        return None
+    value = merged["record_mode"]
+    text = str(getattr(value, "value", value))
+    if text not in VCR_MODES:
+        raise pytest.UsageError(
+            f"{nodeid}: vcr_config record_mode={value!r} is not a record mode; use one of: "
+            + ", ".join(VCR_MODES)
+        )
+    return VCR_MODES[text]
+
+
+def _matching(matchers: Any, *, explicit: bool) -> Matching:
+    """vcrpy's built-in matchers as parts of a key; any other one is asked pair by pair."""
+    from vcr import matchers as builtin
+
+    native = {getattr(builtin, part): part for part in NATIVE_PARTS if hasattr(builtin, part)}
+    parts: list[str] = []
+    custom = []
+    for matcher in matchers:
+        part = native.get(matcher)
+        if part is None:
+            custom.append(matcher)
+        else:
+            parts.append(part)
+    return Matching(loose_on=tuple(parts), custom=tuple(custom), everywhere=explicit)
+
+
+def _request_filter(chain: Callable[[Any], Any]) -> Callable[[HttpRequest], HttpRequest | None]:
+    """vcrpy's ``before_record_request`` chain, on our request type."""
+
+    def apply(request: HttpRequest) -> HttpRequest | None:
+        from vcr.request import Request
+
+        from pytest_llmbudget.recording.recorder import HttpRequest
+
+        headers: dict[str, str] = {}
+        for key, value in request.headers:
+            headers[key] = f"{headers[key]}, {value}" if key in headers else value
+        filtered = chain(Request(request.method, request.url, request.body, headers))
+        if filtered is None:
+            return None
+        body = filtered.body
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+        return HttpRequest(
+            method=str(filtered.method),
+            url=str(filtered.uri),
+            headers=[(str(k), str(v)) for k, v in filtered.headers.items()],
+            body=body or b"",
+        )
+
+    return apply

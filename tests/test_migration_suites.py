@@ -1,0 +1,228 @@
+"""Suites shaped like real projects recorded with pytest-recording, replayed by it alone.
+
+Each suite under tests/data/migration/ is a conftest, test modules and the cassettes
+pytest-recording would have written for them, recorded by older SDKs: the request bodies
+the tests send today are not the recorded ones. These tests pin down how pytest-recording
+itself behaves on them, the baseline a replacement has to meet.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+MIGRATION = Path(__file__).parent / "data" / "migration"
+
+# How many tests each suite has (pytest-recording passes them all).
+SUITES = {"anthropic_suite": 9, "gemini_suite": 4, "openai_suite": 5}
+
+# pytest-recording alone, replay only, and no socket may be opened.
+PYTEST_RECORDING = (
+    "-p",
+    "no:llmbudget",
+    "-p",
+    "recording",
+    "-p",
+    "no:cacheprovider",
+    "--record-mode=none",
+    "--block-network",
+)
+
+# vcrpy's own default, which pytest-recording keeps unless vcr_config says otherwise.
+VCRPY_MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
+
+# The tests whose recorded request bodies differ in meaning from what they send now
+# (not only in key order, spacing or escapes).
+BODY_CHANGED = {
+    "anthropic_suite": {
+        # max_tokens 1024 recorded, 4096 sent.
+        "test_messages.py::test_create_message",
+        # max_tokens 8192 recorded, 64000 sent.
+        "test_messages.py::test_stream_message",
+        # "My CI build is broken." recorded, "...broken!" sent.
+        "test_messages.py::TestConversation::test_multi_turn",
+        # system as a string recorded, as a cached text block sent.
+        "test_messages.py::TestConversation::test_system_prompt",
+    },
+    "gemini_suite": {
+        # maxOutputTokens 128 recorded, 256 sent; the SDK now adds the system instruction's role.
+        "test_generate.py::test_generate_with_config",
+        # safetySettings recorded, none sent.
+        "test_generate.py::test_stream_story",
+    },
+    "openai_suite": {
+        # max_tokens recorded, max_completion_tokens sent (both requests).
+        "test_chat.py::test_chat_flow",
+        # the user message as a string recorded, as a list of content parts sent.
+        "test_chat.py::test_stream_with_usage",
+        # the tool recorded without "strict" and "additionalProperties".
+        "test_tools.py::test_tool_call",
+    },
+}
+
+# The tests whose recorded URL is not the one the SDK calls now: they pass only because
+# the suite's own match_on leaves out what changed.
+URI_CHANGED = {
+    # /v1/messages/count_tokens?beta=true recorded (the beta of SDK 0.40), no query sent.
+    "anthropic_suite": {"test_models.py::test_count_tokens"},
+    # /v1beta/models/... recorded by google-genai 1.10, /v1/models/... sent by 3.x.
+    "gemini_suite": {
+        "test_generate.py::test_generate_text",
+        "test_generate.py::test_generate_with_config",
+        "test_generate.py::test_compare_models",
+        "test_generate.py::test_stream_story",
+    },
+    "openai_suite": set(),
+}
+
+# Environment that would send the SDKs somewhere other than their real base URLs.
+PROVIDER_ENVIRONMENT = (
+    "ANTHROPIC_BASE_URL",
+    "OPENAI_BASE_URL",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+)
+
+
+def copy_suite(pytester: pytest.Pytester, name: str) -> Path:
+    """Copy tests/data/migration/<name> into the pytester directory; return that directory."""
+    shutil.copytree(
+        MIGRATION / name,
+        pytester.path,
+        dirs_exist_ok=True,
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    return pytester.path
+
+
+def cassette_files(root: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(root)): path.read_bytes() for path in sorted(root.rglob("*.yaml"))}
+
+
+@pytest.fixture(autouse=True)
+def _real_provider_urls(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in PROVIDER_ENVIRONMENT:
+        monkeypatch.delenv(name, raising=False)
+
+
+class _MatchOn:
+    """Changes what every ``vcr_config`` of an inner run matches on.
+
+    ``add`` extends the suite's match_on (vcrpy's default when it has none); ``replace``
+    puts vcrpy's default back in place of the suite's own.
+    """
+
+    def __init__(self, *, add: tuple[str, ...] = (), replace: bool = False) -> None:
+        self.add = add
+        self.replace = replace
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_fixture_setup(
+        self, fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+    ) -> Generator[None, object, object]:
+        value = yield
+        if fixturedef.argname == "vcr_config" and isinstance(value, dict):
+            # The cached value itself: every test of the module sees the change.
+            match_on = VCRPY_MATCH_ON if self.replace else value.get("match_on", VCRPY_MATCH_ON)
+            value["match_on"] = [*match_on, *(m for m in self.add if m not in match_on)]
+        return value
+
+
+def failing_tests(reprec: pytest.HookRecorder) -> dict[str, str]:
+    """Node id -> the text of its first failure (in any phase)."""
+    failures: dict[str, str] = {}
+    for report in reprec.getreports("pytest_runtest_logreport"):
+        if report.failed:
+            failures.setdefault(report.nodeid, report.longreprtext)
+    return failures
+
+
+def passed_tests(reprec: pytest.HookRecorder) -> set[str]:
+    passed, _, _ = reprec.listoutcomes()
+    return {report.nodeid for report in passed}
+
+
+@pytest.mark.parametrize(("name", "count"), sorted(SUITES.items()))
+def test_pytest_recording_alone_replays_every_test_of_the_suite(
+    pytester: pytest.Pytester, name: str, count: int
+) -> None:
+    root = copy_suite(pytester, name)
+    before = cassette_files(root)
+    assert before, "the suite has no cassettes"
+
+    result = pytester.runpytest(*PYTEST_RECORDING)
+
+    result.assert_outcomes(passed=count)
+    assert cassette_files(root) == before
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_matching_bodies_too_misses_exactly_the_tests_whose_bodies_changed(
+    pytester: pytest.Pytester, name: str
+) -> None:
+    copy_suite(pytester, name)
+
+    reprec = pytester.inline_run(*PYTEST_RECORDING, plugins=[_MatchOn(add=("body",))])
+
+    failures = failing_tests(reprec)
+    assert set(failures) == BODY_CHANGED[name]
+    for nodeid, text in failures.items():
+        assert "CannotOverwriteExistingCassetteException" in text, nodeid
+        assert "differ in body" in text, nodeid
+    assert len(passed_tests(reprec)) == SUITES[name] - len(BODY_CHANGED[name])
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_vcrpy_default_matching_misses_exactly_the_tests_whose_urls_changed(
+    pytester: pytest.Pytester, name: str
+) -> None:
+    copy_suite(pytester, name)
+
+    reprec = pytester.inline_run(*PYTEST_RECORDING, plugins=[_MatchOn(replace=True)])
+
+    failures = failing_tests(reprec)
+    assert set(failures) == URI_CHANGED[name]
+    for nodeid, text in failures.items():
+        assert "CannotOverwriteExistingCassetteException" in text, nodeid
+    assert len(passed_tests(reprec)) == SUITES[name] - len(URI_CHANGED[name])
+
+
+def _check_headers(headers: Any, where: str) -> None:
+    assert isinstance(headers, dict), where
+    for header, values in headers.items():
+        assert isinstance(header, str), where
+        assert isinstance(values, list), where
+        assert all(isinstance(value, str) for value in values), where
+
+
+def test_the_cassettes_are_shaped_as_vcrpy_writes_them() -> None:
+    """Only what vcrpy writes: no key of ours (recorded_at, duration_s...) anywhere."""
+    paths = sorted(MIGRATION.rglob("*.yaml"))
+    assert len(paths) == 18
+    for path in paths:
+        where = str(path.relative_to(MIGRATION))
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        assert set(document) == {"interactions", "version"}, where
+        assert document["version"] == 1, where
+        assert document["interactions"], where
+        for interaction in document["interactions"]:
+            assert set(interaction) == {"request", "response"}, where
+            request, response = interaction["request"], interaction["response"]
+            # The gemini suite's serializer stores JSON bodies under parsed_body instead.
+            request_body = {"parsed_body"} if "parsed_body" in request else {"body"}
+            assert set(request) == {*request_body, "headers", "method", "uri"}, where
+            response_body = {"parsed_body"} if "parsed_body" in response else {"body"}
+            assert set(response) == {*response_body, "headers", "status"}, where
+            if "body" in response:
+                assert set(response["body"]) == {"string"}, where
+            assert set(response["status"]) == {"code", "message"}, where
+            assert response["status"]["code"] == 200, where
+            _check_headers(request["headers"], where)
+            _check_headers(response["headers"], where)
