@@ -8,7 +8,9 @@ The order of the rules (SPEC §4):
 4. an override from the ``llm_prices`` file, by model name;
 5. genai-prices' bundled price data (never its network updater), priced at
    the time the call was made: some prices depend on the hour;
-6. a model nobody knows costs 0: "local" on a loopback or private-network
+6. a call that names no model and reports no usage (a model list, a file
+   download) costs 0: ``"no-usage"``, there is nothing a price could apply to;
+7. a model nobody knows costs 0: "local" on a loopback or private-network
    host (Ollama, vLLM, LM Studio), else "unknown" with ``priced`` false.
 
 genai-prices is imported on first use, not with this module: it takes
@@ -68,8 +70,8 @@ class Price:
     ``source`` is one of ``"provider"`` (the provider reported the cost),
     ``"override"`` (the ``llm_prices`` file), ``"genai-prices"``, ``"local"``
     (a model without a price on a loopback or private-network host),
-    ``"free-host"`` (a host in ``llm_free_hosts``), ``"error"`` (status >= 400)
-    or ``"unknown"`` (no price known: ``priced`` is false, the cost 0).
+    ``"free-host"`` (a host in ``llm_free_hosts``), ``"error"`` (status >= 400),
+    ``"no-usage"`` (no model and no tokens: nothing to price) or ``"unknown"`` (no price known: ``priced`` is false, the cost 0).
     """
 
     cost_usd: Decimal
@@ -285,7 +287,9 @@ _DATE_SUFFIX = re.compile(r"[-@](?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4})$")
 _ERROR = Price(Decimal(0), priced=True, source="error")
 _FREE = Price(Decimal(0), priced=True, source="free-host")
 _LOCAL = Price(Decimal(0), priced=True, source="local")
+_NO_USAGE = Price(Decimal(0), priced=True, source="no-usage")
 _UNKNOWN = Price(Decimal(0), priced=False, source="unknown")
+_NOTHING = Usage()
 
 # (model_ref, provider_id) as passed to genai-prices.
 _Lookup = tuple[str, str | None]
@@ -372,6 +376,8 @@ class PriceBook:
             cost = self._genai_cost(model, provider, _host_serves(host, provider), usage, at)
             if cost is not None:
                 return Price(cost, priced=True, source="genai-prices")
+        elif usage == _NOTHING:
+            return _NO_USAGE
         return _LOCAL if is_local_host(host) else _UNKNOWN
 
     def per_million(

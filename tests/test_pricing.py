@@ -141,6 +141,14 @@ def test_no_model_is_unknown(book: PriceBook) -> None:
     assert price(book, None, Usage(1000, 500), host="localhost").source == "local"
 
 
+def test_a_call_with_no_model_and_no_usage_costs_nothing_and_is_not_unknown(
+    book: PriceBook,
+) -> None:
+    """A model list or a file download: no price could apply, so no "add a price" warning."""
+    assert price(book, None, Usage()) == Price(Decimal(0), priced=True, source="no-usage")
+    assert price(book, "no-such-model-x", Usage()).source == "unknown"
+
+
 def test_unknown_stays_unknown_when_asked_again(book: PriceBook) -> None:
     first = price(book, "no-such-model-abc", Usage(10, 10))
     assert price(book, "no-such-model-abc", Usage(10, 10)) == first
