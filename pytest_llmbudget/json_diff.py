@@ -70,6 +70,8 @@ def _shorten_one(text: str) -> str:
 
 def _shorten(recorded: str, sent: str) -> tuple[str, str]:
     """Both strings cut to the same window around where they first differ."""
+    if max(len(recorded), len(sent)) <= 3 * _CONTEXT:
+        return json.dumps(recorded, ensure_ascii=False), json.dumps(sent, ensure_ascii=False)
     first = next(
         (i for i, (a, b) in enumerate(zip(recorded, sent, strict=False)) if a != b),
         min(len(recorded), len(sent)),
@@ -155,10 +157,17 @@ def _query(url: str) -> dict[str, list[str]]:
 
 
 def query_changes(recorded_url: str, sent_url: str) -> list[Change]:
-    """The URL as a whole when scheme, host, port or path differ; else each query parameter."""
+    """The URL as a whole when scheme, host or port differ, the path when it does, or else
+    each query parameter."""
+    from urllib.parse import urlsplit
+
     before, after = canonical_url(recorded_url), canonical_url(sent_url)
-    if before.partition("?")[0] != after.partition("?")[0]:
-        return [Change("url", recorded_url, sent_url)]
+    before_base, after_base = before.partition("?")[0], after.partition("?")[0]
+    if before_base != after_base:
+        old_path, new_path = urlsplit(before_base).path, urlsplit(after_base).path
+        if before_base.removesuffix(old_path) != after_base.removesuffix(new_path):
+            return [Change("url", recorded_url, sent_url)]
+        return [Change("path", old_path, new_path)]
     recorded, sent = _query(recorded_url), _query(sent_url)
     changes = []
     for name in sorted(set(recorded) | set(sent)):

@@ -71,7 +71,8 @@ class Price:
     ``"override"`` (the ``llm_prices`` file), ``"genai-prices"``, ``"local"``
     (a model without a price on a loopback or private-network host),
     ``"free-host"`` (a host in ``llm_free_hosts``), ``"error"`` (status >= 400),
-    ``"no-usage"`` (no model and no tokens: nothing to price) or ``"unknown"`` (no price known: ``priced`` is false, the cost 0).
+    ``"no-usage"`` (no model and no tokens: nothing to price) or ``"unknown"``
+    (no price known: ``priced`` is false, the cost 0).
     """
 
     cost_usd: Decimal

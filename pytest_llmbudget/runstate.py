@@ -311,8 +311,7 @@ class RunState:
             count = len(recorder.drift)
             head = (
                 f"{count} call{'s' if count != 1 else ''} replayed a recording made for "
-                "a request that has changed since (matched on method and URL, as "
-                "pytest-recording does):"
+                f"a request that has changed since (matched {recorder.matching.loose_rule()}):"
             )
             item.warn(LLMCassetteDrift("\n".join([head, *recorder.drift_text])))
 

@@ -121,6 +121,8 @@ def test_query_parameters_are_compared_one_by_one() -> None:
 
 def test_another_path_or_host_is_a_change_of_the_whole_url() -> None:
     [change] = query_changes("https://h/v1beta/models/x", "https://h/v1/models/x")
+    assert str(change) == 'path: "/v1beta/models/x" -> "/v1/models/x"'
+    [change] = query_changes("https://h/v1/models/x?a=1", "http://h:8080/v1/models/x?a=2")
     assert change.path == "url"
     assert query_changes("http://127.0.0.1:4100/v1", "http://localhost:5200/v1") == []
 

@@ -70,6 +70,13 @@ class Matching:
         """What the strict keys depend on, for the parsed cache."""
         return (*self.body_ignore, *(f"\0url:{part}" for part in self.url_ignore))
 
+    def loose_rule(self) -> str:
+        """How loose matching matched, in the words of a drift warning."""
+        if self.loose_on == VCR_DEFAULT_ON and not self.everywhere and not self.custom:
+            return "on method and URL, as vcrpy does by default"
+        parts = [*self.loose_on, *(getattr(m, "__name__", "a custom matcher") for m in self.custom)]
+        return "on the suite's match_on: " + ", ".join(parts)
+
     def strict_key(self, method: str, uri: str, body: bytes) -> RequestKey:
         return request_key(method, uri, body, self.body_ignore, self.url_ignore)
 

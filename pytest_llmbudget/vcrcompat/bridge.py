@@ -90,11 +90,25 @@ def _played(original: Any) -> Any:
     return play_response
 
 
+def _loading(original: Any) -> Any:
+    """vcrpy loads a cassette by appending its interactions: those were not sent now."""
+
+    @functools.wraps(original)
+    def load(self: Any) -> Any:
+        self._llmbudget_loading = True
+        try:
+            return original(self)
+        finally:
+            self._llmbudget_loading = False
+
+    return load
+
+
 def _appended(original: Any) -> Any:
     @functools.wraps(original)
     def append(self: Any, request: Any, response: Any) -> Any:
         recorder = SWITCHBOARD.current()
-        if recorder is not None:  # before vcrpy's filters: a call they drop was paid for too
+        if recorder is not None and not getattr(self, "_llmbudget_loading", False):  # before vcrpy's filters: a call they drop was paid for too
             recorder.account_vcrpy(*_request_of(request), response, live=True, path=self._path)
         return original(self, request, response)
 
@@ -107,4 +121,5 @@ def patch(module: ModuleType) -> None:
     patch_method(module.CassetteContextDecorator, "__exit__", _exited)
     patch_method(module.Cassette, "can_play_response_for", _can_play)
     patch_method(module.Cassette, "play_response", _played)
+    patch_method(module.Cassette, "_load", _loading)
     patch_method(module.Cassette, "append", _appended)
