@@ -8,6 +8,7 @@ itself behaves on them, the baseline a replacement has to meet.
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Generator
 from pathlib import Path
@@ -226,3 +227,137 @@ def test_the_cassettes_are_shaped_as_vcrpy_writes_them() -> None:
             assert response["status"]["code"] == 200, where
             _check_headers(request["headers"], where)
             _check_headers(response["headers"], where)
+
+
+# What each suite's tests call, counted from their code (a shared cassette holds more).
+CALLS = {"anthropic_suite": 10, "gemini_suite": 5, "openai_suite": 7}
+
+# This plugin alone: pytest-recording disabled, replay-only as on CI.
+THIS_PLUGIN_ALONE = ("-p", "no:recording", "-p", "no:cacheprovider", "--llm-report=report.json")
+# Both plugins, pytest-recording replay-only: vcrpy answers, this plugin counts.
+BOTH_PLUGINS = ("-p", "no:cacheprovider", "--record-mode=none", "--llm-report=report.json")
+
+
+def drift_warnings(reprec: pytest.HookRecorder) -> dict[str, int]:
+    """Node id -> how many LLMCassetteDrift warnings it got."""
+    counts: dict[str, int] = {}
+    for call in reprec.getcalls("pytest_warning_recorded"):
+        if call.warning_message.category.__name__ == "LLMCassetteDrift":
+            counts[call.nodeid] = counts.get(call.nodeid, 0) + 1
+    return counts
+
+
+def report_of(root: Path) -> dict[str, Any]:
+    document: dict[str, Any] = json.loads((root / "report.json").read_text())
+    return document
+
+
+@pytest.mark.parametrize(("name", "count"), sorted(SUITES.items()))
+def test_this_plugin_alone_replays_every_test_and_counts_every_call(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, count: int
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    root = copy_suite(pytester, name)
+    before = cassette_files(root)
+
+    reprec = pytester.inline_run(*THIS_PLUGIN_ALONE)
+
+    assert failing_tests(reprec) == {}
+    assert len(passed_tests(reprec)) == count
+    assert cassette_files(root) == before
+    totals = report_of(root)["totals"]
+    assert (totals["calls"], totals["live_calls"]) == (CALLS[name], 0)
+    assert totals["cost_usd"] > 0
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_each_test_whose_request_changed_gets_one_drift_warning_and_report_entry(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    root = copy_suite(pytester, name)
+    changed = BODY_CHANGED[name] | URI_CHANGED[name]
+
+    reprec = pytester.inline_run(*THIS_PLUGIN_ALONE)
+
+    assert drift_warnings(reprec) == dict.fromkeys(changed, 1)
+    drift = report_of(root)["drift"]
+    assert {entry["nodeid"] for entry in drift} == changed
+    for entry in drift:
+        assert entry["changes"], entry
+        assert entry["cassette"].endswith(".yaml")
+
+
+@pytest.mark.parametrize(
+    ("name", "nodeid", "change"),
+    [
+        (
+            "anthropic_suite",
+            "test_messages.py::test_stream_message",
+            {"path": "max_tokens", "recorded": 8192, "sent": 64000},
+        ),
+        (
+            "anthropic_suite",
+            "test_messages.py::TestConversation::test_multi_turn",
+            {
+                "path": "messages[0].content",
+                "recorded": "My CI build is broken.",
+                "sent": "My CI build is broken!",
+            },
+        ),
+        (
+            "anthropic_suite",
+            "test_models.py::test_count_tokens",
+            {"path": "query.beta", "recorded": "true"},
+        ),
+        (
+            "openai_suite",
+            "test_tools.py::test_tool_call",
+            {"path": "tools[0].function.strict", "sent": True},
+        ),
+        (
+            "gemini_suite",
+            "test_generate.py::test_generate_text",
+            {
+                "path": "path",
+                "recorded": "/v1beta/models/gemini-2.0-flash:generateContent",
+                "sent": "/v1/models/gemini-2.0-flash:generateContent",
+            },
+        ),
+    ],
+)
+def test_the_drift_entry_holds_the_field_level_change(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+    nodeid: str,
+    change: dict[str, Any],
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    root = copy_suite(pytester, name)
+
+    pytester.inline_run(*THIS_PLUGIN_ALONE, nodeid)
+
+    changes = [c for entry in report_of(root)["drift"] for c in entry["changes"]]
+    assert change in changes
+
+
+@pytest.mark.parametrize(("name", "count"), sorted(SUITES.items()))
+def test_beside_pytest_recording_every_call_vcrpy_answers_is_counted_once(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, count: int
+) -> None:
+    monkeypatch.setenv("CI", "true")
+    root = copy_suite(pytester, name)
+    before = cassette_files(root)
+
+    reprec = pytester.inline_run(*BOTH_PLUGINS)
+
+    assert failing_tests(reprec) == {}
+    assert len(passed_tests(reprec)) == count
+    assert cassette_files(root) == before
+    report = report_of(root)
+    totals = report["totals"]
+    assert (totals["calls"], totals["live_calls"]) == (CALLS[name], 0)
+    assert totals["cost_usd"] > 0
+    # vcrpy matched these, not this plugin: no drift is claimed for them.
+    assert report["drift"] == []

@@ -108,7 +108,8 @@ def _appended(original: Any) -> Any:
     @functools.wraps(original)
     def append(self: Any, request: Any, response: Any) -> Any:
         recorder = SWITCHBOARD.current()
-        if recorder is not None and not getattr(self, "_llmbudget_loading", False):  # before vcrpy's filters: a call they drop was paid for too
+        # Counted before vcrpy's filters: a call they drop was paid for too.
+        if recorder is not None and not getattr(self, "_llmbudget_loading", False):
             recorder.account_vcrpy(*_request_of(request), response, live=True, path=self._path)
         return original(self, request, response)
 
