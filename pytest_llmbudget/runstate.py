@@ -306,6 +306,7 @@ class RunState:
             if recorder.appended_entry is not None:
                 self.appended.append(recorder.appended_entry)
         if recorder.drift_text:
+            from pytest_llmbudget import notices
             from pytest_llmbudget.errors import LLMCassetteDrift
 
             count = len(recorder.drift)
@@ -313,7 +314,7 @@ class RunState:
                 f"{count} call{'s' if count != 1 else ''} replayed a recording made for "
                 f"a request that has changed since (matched {recorder.matching.loose_rule()}):"
             )
-            item.warn(LLMCassetteDrift("\n".join([head, *recorder.drift_text])))
+            notices.warn(item, LLMCassetteDrift("\n".join([head, *recorder.drift_text])))
 
     # -- pytest-xdist, on the controller --------------------------------------
 

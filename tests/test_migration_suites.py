@@ -22,6 +22,8 @@ MIGRATION = Path(__file__).parent / "data" / "migration"
 # How many tests each suite has (pytest-recording passes them all).
 SUITES = {"anthropic_suite": 9, "gemini_suite": 4, "openai_suite": 5}
 
+# Many real suites turn every warning into an error; all three pass that way with pytest-recording.
+STRICT_WARNINGS = ("-W", "error")
 # pytest-recording alone, replay only, and no socket may be opened.
 PYTEST_RECORDING = (
     "-p",
@@ -32,6 +34,7 @@ PYTEST_RECORDING = (
     "no:cacheprovider",
     "--record-mode=none",
     "--block-network",
+    *STRICT_WARNINGS,
 )
 
 # vcrpy's own default, which pytest-recording keeps unless vcr_config says otherwise.
@@ -233,9 +236,22 @@ def test_the_cassettes_are_shaped_as_vcrpy_writes_them() -> None:
 CALLS = {"anthropic_suite": 10, "gemini_suite": 5, "openai_suite": 7}
 
 # This plugin alone: pytest-recording disabled, replay-only as on CI.
-THIS_PLUGIN_ALONE = ("-p", "no:recording", "-p", "no:cacheprovider", "--llm-report=report.json")
+THIS_PLUGIN_ALONE = (
+    "-p",
+    "no:recording",
+    "-p",
+    "no:cacheprovider",
+    "--llm-report=report.json",
+    *STRICT_WARNINGS,
+)
 # Both plugins, pytest-recording replay-only: vcrpy answers, this plugin counts.
-BOTH_PLUGINS = ("-p", "no:cacheprovider", "--record-mode=none", "--llm-report=report.json")
+BOTH_PLUGINS = (
+    "-p",
+    "no:cacheprovider",
+    "--record-mode=none",
+    "--llm-report=report.json",
+    *STRICT_WARNINGS,
+)
 
 
 def drift_warnings(reprec: pytest.HookRecorder) -> dict[str, int]:
@@ -286,6 +302,30 @@ def test_each_test_whose_request_changed_gets_one_drift_warning_and_report_entry
     for entry in drift:
         assert entry["changes"], entry
         assert entry["cassette"].endswith(".yaml")
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_drift_fails_a_test_only_when_its_own_warning_category_is_made_an_error(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """``-W error`` is for the suite's own warnings; naming LLMCassetteDrift asks for failures.
+
+    In a subprocess: warning categories are resolved by import, and in-process runs
+    drop and re-import our modules between runs.
+    """
+    monkeypatch.setenv("CI", "true")
+    copy_suite(pytester, name)
+    changed = BODY_CHANGED[name] | URI_CHANGED[name]
+
+    result = pytester.runpytest_subprocess(
+        *THIS_PLUGIN_ALONE, "-W", "error::pytest_llmbudget.LLMCassetteDrift", "-rE"
+    )
+
+    # The body of every test passed; each drifted one errors in its teardown, once.
+    result.assert_outcomes(passed=SUITES[name], errors=len(changed))
+    errored = {line.split(" ")[1] for line in result.outlines if line.startswith("ERROR ")}
+    assert errored == changed
+    assert result.stdout.str().count("LLMCassetteDrift: ") >= len(changed)
 
 
 @pytest.mark.parametrize(

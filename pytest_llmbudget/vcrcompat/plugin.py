@@ -3,13 +3,19 @@
 A suite recorded with pytest-recording carries its API in every file: the
 ``vcr`` marker, the ``vcr_config`` / ``vcr_cassette_dir`` /
 ``default_cassette_name`` fixtures it overrides, the ``vcr`` fixture its
-conftest uses and the ``pytest_recording_configure`` hook. Registered only
-when pytest-recording is absent or disabled, so the two never both serve one
-test; nothing here imports vcrpy until a marked test is set up.
+conftest uses and the ``pytest_recording_configure`` hook. This module is
+registered as a plugin only when pytest-recording is absent or disabled, so
+the two never both serve one test; nothing here imports vcrpy until a marked
+test is set up.
+
+The fixtures are module functions, not methods of a plugin object: pytest
+deprecates fixtures defined as instance methods, and a suite run with
+``-W error`` must not fail on our account.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -30,6 +36,7 @@ MARKERS = (
     "block_network: this test's LLM calls replay only (pytest-recording's marker)",
     "allowed_hosts(hosts): accepted for pytest-recording's sake",
 )
+SETTINGS = pytest.StashKey["Settings"]()
 
 
 def register(config: pytest.Config, settings: Settings) -> None:
@@ -37,7 +44,8 @@ def register(config: pytest.Config, settings: Settings) -> None:
         config.addinivalue_line("markers", line)
     if not _has_spec(config.pluginmanager):
         config.pluginmanager.add_hookspecs(hookspec)
-    config.pluginmanager.register(VcrApi(settings), "llmbudget-vcr-api")
+    config.stash[SETTINGS] = settings
+    config.pluginmanager.register(sys.modules[__name__], "llmbudget-vcr-api")
 
 
 def _has_spec(pluginmanager: pytest.PytestPluginManager) -> bool:
@@ -51,73 +59,73 @@ def _marked(item: pytest.Item) -> bool:
     return closest_marker(item, "vcr") is not None
 
 
-class VcrApi:
-    """The fixtures and the collection hook; one per run."""
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A marked test sets up ``vcr`` first, as pytest-recording's autouse fixture does,
+    so its cassette settings are in place before any fixture makes a call. Unmarked
+    tests pay nothing (an autouse fixture would cost every test of the suite)."""
+    for item in items:
+        names = getattr(item, "fixturenames", None)
+        if isinstance(names, list) and "vcr" not in names and _marked(item):
+            names.insert(0, "vcr")
 
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
 
-    @pytest.hookimpl(trylast=True)
-    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        """A marked test sets up ``vcr`` first, as pytest-recording's autouse fixture does,
-        so its cassette settings are in place before any fixture makes a call. Unmarked
-        tests pay nothing (an autouse fixture would cost every test of the suite)."""
-        for item in items:
-            names = getattr(item, "fixturenames", None)
-            if isinstance(names, list) and "vcr" not in names and _marked(item):
-                names.insert(0, "vcr")
+@pytest.fixture(scope="session")
+def record_mode(request: pytest.FixtureRequest) -> str:
+    """The run's record mode, in pytest-recording's words."""
+    return OURS_TO_VCR[request.config.stash[SETTINGS].record_mode]
 
-    @pytest.fixture(scope="session")
-    def record_mode(self, request: pytest.FixtureRequest) -> str:
-        """The run's record mode, in pytest-recording's words."""
-        return OURS_TO_VCR[self.settings.record_mode]
 
-    @pytest.fixture(scope="session")
-    def disable_recording(self, request: pytest.FixtureRequest) -> bool:
-        return bool(request.config.getoption("disable_recording", False))
+@pytest.fixture(scope="session")
+def disable_recording(request: pytest.FixtureRequest) -> bool:
+    return bool(request.config.getoption("disable_recording", False))
 
-    @pytest.fixture
-    def vcr_config(self) -> dict[str, Any]:
-        """Override it (any scope) to configure every marked test, as with pytest-recording."""
-        return {}
 
-    @pytest.fixture(scope="module")
-    def vcr_cassette_dir(self, request: pytest.FixtureRequest) -> str:
-        """Where the module's cassettes live: the same folder as for unmarked tests."""
-        module = Path(str(request.node.path))
-        base = self.settings.cassette_dir or module.parent / "cassettes"
-        return str(base / module.stem)
+@pytest.fixture
+def vcr_config() -> dict[str, Any]:
+    """Override it (any scope) to configure every marked test, as with pytest-recording."""
+    return {}
 
-    @pytest.fixture
-    def default_cassette_name(self, request: pytest.FixtureRequest) -> str:
-        from pytest_llmbudget.recording.naming import default_cassette_name
 
-        marker = request.node.get_closest_marker("default_cassette")
-        if marker is not None:
-            if not marker.args:
-                raise pytest.UsageError(
-                    f"{request.node.nodeid}: @pytest.mark.default_cassette needs the "
-                    "cassette's name, e.g. default_cassette('login.yaml')"
-                )
-            return str(marker.args[0])
-        cls = request.cls
-        return default_cassette_name(request.node.name, cls.__name__ if cls else None)
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest) -> str:
+    """Where the module's cassettes live: the same folder as for unmarked tests."""
+    module = Path(str(request.node.path))
+    base = request.config.stash[SETTINGS].cassette_dir or module.parent / "cassettes"
+    return str(base / module.stem)
 
-    @pytest.fixture
-    def vcr(self, request: pytest.FixtureRequest) -> Iterator[CassetteView | None]:
-        """The test's cassette, as pytest-recording's ``vcr`` fixture gives it; None when the
-        test is not marked (or ``--disable-recording``)."""
-        item = request.node
-        if not isinstance(item, pytest.Item) or not _marked(item):
-            yield None
-            return
-        if request.getfixturevalue("disable_recording"):
-            yield None
-            return
-        from pytest_llmbudget.runstate import CASSETTE_SETUP
-        from pytest_llmbudget.vcrcompat.resolve import resolve
-        from pytest_llmbudget.vcrcompat.view import CassetteView
 
-        setup = resolve(request, self.settings)
-        item.stash[CASSETTE_SETUP] = setup
-        yield CassetteView(item, setup)
+@pytest.fixture
+def default_cassette_name(request: pytest.FixtureRequest) -> str:
+    from pytest_llmbudget.recording.naming import default_cassette_name
+
+    marker = request.node.get_closest_marker("default_cassette")
+    if marker is not None:
+        if not marker.args:
+            raise pytest.UsageError(
+                f"{request.node.nodeid}: @pytest.mark.default_cassette needs the "
+                "cassette's name, e.g. default_cassette('login.yaml')"
+            )
+        return str(marker.args[0])
+    cls = request.cls
+    return default_cassette_name(request.node.name, cls.__name__ if cls else None)
+
+
+@pytest.fixture
+def vcr(request: pytest.FixtureRequest) -> Iterator[CassetteView | None]:
+    """The test's cassette, as pytest-recording's ``vcr`` fixture gives it; None when the
+    test is not marked (or ``--disable-recording``)."""
+    item = request.node
+    if not isinstance(item, pytest.Item) or not _marked(item):
+        yield None
+        return
+    if request.getfixturevalue("disable_recording"):
+        yield None
+        return
+    from pytest_llmbudget.runstate import CASSETTE_SETUP
+    from pytest_llmbudget.vcrcompat.resolve import resolve
+    from pytest_llmbudget.vcrcompat.view import CassetteView
+
+    setup = resolve(request, request.config.stash[SETTINGS])
+    item.stash[CASSETTE_SETUP] = setup
+    yield CassetteView(item, setup)
