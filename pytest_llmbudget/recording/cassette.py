@@ -197,6 +197,7 @@ class Cassette:
         "digest",
         "dirty",
         "existed",
+        "fresh",
         "ignore",
         "interactions",
         "loaded_digest",
@@ -223,6 +224,8 @@ class Cassette:
         self._keys_at: list[RequestKey] = []
         self._loose: dict[tuple[str, ...], list[int]] = {}
         self.played: set[int] = set()
+        # Positions recorded in this run: in ``played`` (never replayed), yet not replays.
+        self.fresh: set[int] = set()
         self.dirty = False
         self.existed = False
         # SHA-256 of the file as read, and as last read or written: None while not on disk.
@@ -389,6 +392,7 @@ class Cassette:
         """Add a fresh recording; it is not replayed again within this run."""
         position = self._add(interaction)
         self.played.add(position)
+        self.fresh.add(position)
         self.dirty = True
         return position
 

@@ -59,7 +59,10 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
     suffix = f".{merged['serializer']}" if "serializer" in merged else ".yaml"
     vcr = VCR(path_transformer=VCR.ensure_suffix(suffix), cassette_library_dir=library)
     request.config.hook.pytest_recording_configure(config=request.config, vcr=vcr)
-    options = {key: value for key, value in merged.items() if key not in _NOT_VCRPY}
+    # record_mode is ours to apply; vcrpy would also refuse pytest-recording's "rewrite".
+    options = {
+        key: value for key, value in merged.items() if key not in _NOT_VCRPY | {"record_mode"}
+    }
     try:
         resolved = vcr.get_merged_config(**options)
     except (KeyError, ValueError, TypeError) as error:
@@ -96,7 +99,8 @@ def _name(thing: Any) -> str:
 
 
 def _mode(merged: dict[str, Any], settings: Settings, nodeid: str) -> Any:
-    if "record_mode" not in merged or settings.record_mode_source in _EXPLICIT:
+    """The configuration's record mode, unless the run names one (then the run's wins)."""
+    if "record_mode" not in merged:
         return None
     value = merged["record_mode"]
     text = str(getattr(value, "value", value))
@@ -105,7 +109,7 @@ def _mode(merged: dict[str, Any], settings: Settings, nodeid: str) -> Any:
             f"{nodeid}: vcr_config record_mode={value!r} is not a record mode; use one of: "
             + ", ".join(VCR_MODES)
         )
-    return VCR_MODES[text]
+    return None if settings.record_mode_source in _EXPLICIT else VCR_MODES[text]
 
 
 def _matching(matchers: Any, *, explicit: bool) -> Matching:

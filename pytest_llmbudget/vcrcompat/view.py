@@ -51,9 +51,10 @@ class CassetteView:
 
     @property
     def all_played(self) -> bool:
-        """Every recording of the test's cassettes has been replayed."""
-        cassettes = self._cassettes()
-        return all(len(cassette.played) == len(cassette) for cassette in cassettes)
+        """Every recording of the test's cassettes has been replayed (one recorded now has not)."""
+        return all(
+            len(cassette.played - cassette.fresh) == len(cassette) for cassette in self._cassettes()
+        )
 
     @property
     def play_counts(self) -> dict[int, int]:
@@ -61,7 +62,7 @@ class CassetteView:
         counts: dict[int, int] = {}
         offset = 0
         for cassette in self._cassettes():
-            for position in cassette.played:
+            for position in cassette.played - cassette.fresh:
                 counts[offset + position] = 1
             offset += len(cassette)
         return counts

@@ -1,0 +1,495 @@
+"""pytest-recording's API, served by this plugin when pytest-recording is disabled.
+
+A suite moving over keeps its conftest: ``vcr_config`` and the marker's options
+must mean here what they meant to vcrpy when the cassettes were recorded, and
+the ``vcr`` fixture, the options and the hook must be there. Each test records
+against the stand-in through this plugin, then replays, as a user's suite would.
+"""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import load_cassette
+from standin import StandIn
+
+# pytest-recording is installed in this environment: every run here disables it.
+ALONE = ("-p", "no:recording", "-p", "no:cacheprovider", "-W", "error")
+
+CHAT = """
+import os
+
+import httpx
+import pytest
+
+URL = os.environ["STANDIN_URL"]
+
+
+def chat(text, path="/v1/chat/completions", **extra):
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": text}]}
+    reply = httpx.post(URL + path, json={**body, **extra.pop("fields", {})}, **extra)
+    reply.raise_for_status()
+    return reply
+"""
+
+
+def _suite(pytester: pytest.Pytester, conftest: str, tests: str) -> None:
+    pytester.makeconftest(textwrap.dedent(conftest))
+    pytester.makepyfile(test_suite=CHAT + textwrap.dedent(tests))
+
+
+def _cassette(pytester: pytest.Pytester, name: str) -> dict[str, Any]:
+    return load_cassette(pytester.path / "cassettes" / "test_suite" / name)
+
+
+FILTERS = """
+import pytest
+
+def before_record_request(request):
+    if request.path.endswith("/embeddings"):
+        return None  # kept out of the cassette: sent live every time
+    request.headers["x-filtered-by"] = "before_record_request"
+    return request
+
+def before_record_response(response):
+    response["headers"]["x-filtered-by"] = ["before_record_response"]
+    return response
+
+@pytest.fixture(scope="module")
+def vcr_config():
+    return {
+        "filter_headers": ["x-team-secret", ("user-agent", "recorded-agent")],
+        "filter_query_parameters": ["trace", ("mode", "MODE")],
+        "filter_post_data_parameters": ["client_secret"],
+        "before_record_request": before_record_request,
+        "before_record_response": before_record_response,
+        "decode_compressed_response": True,
+    }
+"""
+
+FILTERED_TEST = """
+@pytest.mark.vcr
+def test_filtered():
+    chat(
+        "filters",
+        path="/v1/chat/completions?trace=t-123&mode=fast",
+        headers={"x-team-secret": "team-value", "x-standin-gzip": "1"},
+        fields={"client_secret": "shh-value"},
+    )
+    embedding = httpx.post(URL + "/v1/embeddings", json={"model": "text-embedding-3-small", "input": "x"})
+    assert embedding.status_code == 200
+"""
+
+
+def test_vcr_config_filters_shape_the_recording_and_the_calls_still_replay(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _suite(pytester, FILTERS, FILTERED_TEST)
+
+    pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+
+    (interaction,) = _cassette(pytester, "test_filtered.yaml")["interactions"]
+    request, response = interaction["request"], interaction["response"]
+    assert "x-team-secret" not in request["headers"]
+    assert request["headers"]["user-agent"] == ["recorded-agent"]
+    assert request["headers"]["x-filtered-by"] == ["before_record_request"]
+    assert request["uri"].endswith("/v1/chat/completions?mode=MODE")
+    assert "client_secret" not in json.loads(request["body"])
+    assert response["headers"]["x-filtered-by"] == ["before_record_response"]
+    # decode_compressed_response: the gzip answer is stored as readable JSON.
+    assert "content-encoding" not in response["headers"]
+    assert json.loads(response["body"]["string"])["usage"]["prompt_tokens"] > 0
+    text = (pytester.path / "cassettes" / "test_suite" / "test_filtered.yaml").read_text()
+    assert "team-value" not in text
+    assert "shh-value" not in text
+    assert "t-123" not in text
+
+    standin.reset()
+    monkeypatch.setenv("CI", "true")
+    pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+    # The chat call replayed; the embeddings call, kept out by before_record_request, went live.
+    assert [request.path for request in standin.requests] == ["/v1/embeddings"]
+
+
+def test_the_vcr_fixture_reads_the_test_cassette_as_vcrpy_does(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _suite(
+        pytester,
+        "",
+        """
+        @pytest.fixture
+        def client(vcr):
+            yield chat
+            # the assertion real suites put in their conftest
+            assert vcr.play_count >= 1, "no recorded interaction was played"
+
+        @pytest.mark.vcr
+        def test_reads(vcr, client):
+            replaying = vcr.write_protected
+            assert vcr.record_mode == ("none" if replaying else "new_episodes")
+            assert len(vcr) == (2 if replaying else 0)
+            client("first")
+            client("second")
+            assert len(vcr) == 2
+            assert [request.method for request in vcr.requests] == ["POST", "POST"]
+            assert vcr.responses[0]["status"]["code"] == 200
+            assert vcr.all_played is replaying
+            assert vcr.play_count == (2 if replaying else 0)
+            assert vcr.path.endswith("cassettes/test_suite/test_reads.yaml")
+
+        def test_unmarked(vcr):
+            assert vcr is None
+        """,
+    )
+    # Recording: the client fixture's own check fails, as under pytest-recording.
+    result = pytester.runpytest(*ALONE)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(["*no recorded interaction was played*"])
+
+    monkeypatch.setenv("CI", "true")
+    pytester.runpytest(*ALONE).assert_outcomes(passed=2)
+    assert standin.hits == 2  # only the recording run reached the server
+
+
+def test_record_mode_in_vcr_config_applies_unless_the_run_names_one(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    _suite(
+        pytester,
+        """
+        import pytest
+
+        @pytest.fixture
+        def vcr_config():
+            return {"record_mode": "none"}
+        """,
+        """
+        @pytest.mark.vcr
+        def test_mode():
+            chat("mode")
+        """,
+    )
+    refused = pytester.runpytest(*ALONE)
+    refused.assert_outcomes(failed=1)
+    refused.stdout.fnmatch_lines(["*CassetteMiss*record_mode from vcr_config=none*"])
+    assert standin.hits == 0
+
+    pytester.runpytest(*ALONE, "--llm-record=new").assert_outcomes(passed=1)
+    assert standin.hits == 1
+    pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+    assert standin.hits == 1
+
+
+def test_rewrite_in_vcr_config_records_afresh_each_run_as_pytest_recording_does(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """vcrpy itself has no "rewrite" mode: pytest-recording adds it, and so do we."""
+    _suite(
+        pytester,
+        """
+        import pytest
+
+        @pytest.fixture
+        def vcr_config():
+            return {"record_mode": "rewrite"}
+        """,
+        """
+        @pytest.mark.vcr
+        def test_fresh():
+            chat("fresh")
+        """,
+    )
+    for run in (1, 2):
+        pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+        assert standin.hits == run
+        assert len(_cassette(pytester, "test_fresh.yaml")["interactions"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("options", "hits"),
+    [
+        (("--record-mode=none",), None),
+        (("--block-network",), None),
+        # test_new has no cassette yet: "once" records it.
+        (("--record-mode=once",), 1),
+        (("--record-mode=new_episodes",), 1),
+        (("--record-mode=all",), 2),
+        (("--record-mode=rewrite", "--allowed-hosts=127.0.0.1"), 2),
+    ],
+)
+def test_pytest_recording_options_map_to_record_modes(
+    pytester: pytest.Pytester, standin: StandIn, options: tuple[str, ...], hits: int | None
+) -> None:
+    """The suite's CI line keeps working once pytest-recording is gone.
+
+    ``hits``: the calls that went live, or None when the run may not record at all.
+    """
+    _suite(
+        pytester,
+        "",
+        """
+        @pytest.mark.vcr
+        def test_old():
+            chat("recorded")
+
+        @pytest.mark.vcr
+        def test_new():
+            chat("never recorded")
+        """,
+    )
+    pytester.runpytest(*ALONE, "-k", "test_old").assert_outcomes(passed=1)
+    standin.reset()
+
+    result = pytester.runpytest(*ALONE, *options)
+
+    if hits is None:
+        result.assert_outcomes(passed=1, failed=1)
+        result.stdout.fnmatch_lines(["*CassetteMiss*test_new.yaml*"])
+        assert standin.hits == 0
+    else:
+        result.assert_outcomes(passed=2)
+        assert standin.hits == hits
+
+
+def test_a_record_mode_pytest_recording_does_not_know_is_a_usage_error(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makepyfile(test_suite="def test_nothing():\n    pass\n")
+    result = pytester.runpytest(*ALONE, "--record-mode=sometimes")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--record-mode*invalid choice*'sometimes'*none*new_episodes*"])
+
+
+def test_disable_recording_leaves_the_test_to_this_plugins_own_rules(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    _suite(
+        pytester,
+        """
+        import pytest
+
+        @pytest.fixture
+        def vcr_config():
+            return {"filter_headers": ["x-team-secret"], "record_mode": "none"}
+        """,
+        """
+        @pytest.mark.vcr
+        def test_plain(vcr):
+            assert vcr is None
+            chat("plain", headers={"x-team-secret": "team-value"})
+        """,
+    )
+    # vcr_config's record_mode "none" no longer applies: the call is recorded.
+    pytester.runpytest(*ALONE, "--disable-recording").assert_outcomes(passed=1)
+    (interaction,) = _cassette(pytester, "test_plain.yaml")["interactions"]
+    # ...by this plugin's rules: its own stamp, the header vcr_config filtered kept.
+    assert "recorded_at" in interaction
+    assert interaction["request"]["headers"]["x-team-secret"] == ["team-value"]
+
+
+def test_a_matcher_registered_in_pytest_recording_configure_is_used_in_match_on(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A foreign cassette matched by the suite's own matcher: the model asked for."""
+    _suite(
+        pytester,
+        """
+        import json
+
+        import pytest
+
+        def same_model(r1, r2):
+            assert json.loads(r1.body)["model"] == json.loads(r2.body)["model"]
+
+        def pytest_recording_configure(config, vcr):
+            vcr.register_matcher("same_model", same_model)
+
+        @pytest.fixture
+        def vcr_config():
+            return {"match_on": ["method", "path", "same_model"]}
+        """,
+        """
+        @pytest.mark.vcr
+        def test_models():
+            assert "mini" in chat("a", fields={"model": "gpt-4o-mini"}).json()["model"]
+            assert "nano" in chat("b", fields={"model": "gpt-4.1-nano"}).json()["model"]
+        """,
+    )
+    monkeypatch.setenv("CI", "true")
+    folder = pytester.path / "cassettes" / "test_suite"
+    folder.mkdir(parents=True)
+    # Recorded by vcrpy: no stamp of ours, prompts that differ from today's, reverse order.
+    interactions = [
+        _vcrpy_interaction(model, f"recorded for {model}")
+        for model in ("gpt-4.1-nano", "gpt-4o-mini")
+    ]
+    (folder / "test_models.yaml").write_text(
+        yaml.safe_dump({"interactions": interactions, "version": 1})
+    )
+
+    result = pytester.runpytest(*ALONE[:4])  # drift warnings expected: not -W error
+
+    result.assert_outcomes(passed=1, warnings=1)
+    result.stdout.fnmatch_lines(["*same_model*", '*messages[[]0[]].content: "recorded for*'])
+    assert standin.hits == 0
+
+
+def _vcrpy_interaction(model: str, prompt: str) -> dict[str, Any]:
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
+    answer = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": model,
+        "choices": [
+            {"index": 0, "message": {"role": "assistant", "content": "ok"}, "finish_reason": "stop"}
+        ],
+        "usage": {"prompt_tokens": 9, "completion_tokens": 1, "total_tokens": 10},
+    }
+    return {
+        "request": {
+            "body": json.dumps(body),
+            "headers": {"content-type": ["application/json"]},
+            "method": "POST",
+            "uri": "http://127.0.0.1:9/v1/chat/completions",
+        },
+        "response": {
+            "body": {"string": json.dumps(answer)},
+            "headers": {"content-type": ["application/json"]},
+            "status": {"code": 200, "message": "OK"},
+        },
+    }
+
+
+def test_the_marker_cassettes_are_replayed_too_and_never_written(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``@pytest.mark.vcr("shared.yaml")``: recordings several tests share, read-only."""
+    _suite(
+        pytester,
+        "",
+        """
+        @pytest.mark.vcr("shared.yaml")
+        def test_shared():
+            chat("shared")
+            chat("own")
+        """,
+    )
+    folder = pytester.path / "cassettes" / "test_suite"
+    folder.mkdir(parents=True)
+    # shared.yaml as another test recorded it.
+    pytester.makepyfile(test_donor=CHAT + "\ndef test_donor():\n    chat('shared')\n")
+    pytester.runpytest(*ALONE, "test_donor.py", "--llm-cassette-dir=donor").assert_outcomes(
+        passed=1
+    )
+    shared = folder / "shared.yaml"
+    (pytester.path / "donor" / "test_donor" / "test_donor.yaml").rename(shared)
+    before = shared.read_bytes()
+    standin.reset()
+
+    pytester.runpytest(*ALONE, "test_suite.py").assert_outcomes(passed=1)
+
+    assert [json.loads(r.body)["messages"][0]["content"] for r in standin.requests] == ["own"]
+    assert shared.read_bytes() == before
+    own = _cassette(pytester, "test_shared.yaml")["interactions"]
+    assert [json.loads(i["request"]["body"])["messages"][0]["content"] for i in own] == ["own"]
+
+    monkeypatch.setenv("CI", "true")
+    standin.reset()
+    pytester.runpytest(*ALONE, "test_suite.py").assert_outcomes(passed=1)
+    assert standin.hits == 0
+
+
+def test_cassette_names_and_folders_come_from_pytest_recordings_fixtures(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    _suite(
+        pytester,
+        """
+        from pathlib import Path
+
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def vcr_cassette_dir(request):
+            return str(Path(__file__).parent / "recordings" / request.module.__name__)
+
+        @pytest.fixture(scope="session")
+        def vcr_config():
+            return {"serializer": "json"}
+        """,
+        """
+        pytestmark = pytest.mark.vcr
+
+        class TestGroup:
+            def test_in_class(self):
+                chat("class")
+
+        @pytest.mark.default_cassette("chosen")
+        def test_named():
+            chat("named")
+        """,
+    )
+    pytester.runpytest(*ALONE).assert_outcomes(passed=2)
+    assert not (pytester.path / "cassettes").exists()
+    written = sorted(
+        p.relative_to(pytester.path).as_posix() for p in (pytester.path / "recordings").rglob("*")
+    )
+    assert written == [
+        "recordings/test_suite",
+        "recordings/test_suite/TestGroup.test_in_class.json",
+        "recordings/test_suite/chosen.json",
+    ]
+    document = json.loads((pytester.path / written[1]).read_text())
+    assert document["version"] == 1
+    assert len(document["interactions"]) == 1
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        (
+            '{"persister": Persister}',
+            "*custom vcrpy persister (Persister) is not supported*register a serializer*",
+        ),
+        ('[("match_on", ["method"])]', "*vcr_config fixture returned list, not a dict*"),
+        ('{"record_mode": "sometimes"}', "*record_mode='sometimes' is not a record mode*"),
+    ],
+)
+def test_a_vcr_config_this_plugin_cannot_serve_is_a_clear_usage_error(
+    pytester: pytest.Pytester, standin: StandIn, config: str, message: str
+) -> None:
+    _suite(
+        pytester,
+        f"""
+        import pytest
+
+        class Persister:
+            @staticmethod
+            def load_cassette(path, serializer):
+                raise ValueError(path)
+
+            @staticmethod
+            def save_cassette(path, data, serializer):
+                pass
+
+        @pytest.fixture
+        def vcr_config():
+            return {config}
+        """,
+        """
+        @pytest.mark.vcr
+        def test_configured():
+            chat("configured")
+        """,
+    )
+    result = pytester.runpytest(*ALONE)
+    assert result.ret != pytest.ExitCode.OK
+    result.stdout.fnmatch_lines([message])
+    assert standin.hits == 0
+    assert not Path(pytester.path / "cassettes").exists()
