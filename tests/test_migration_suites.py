@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -302,6 +303,46 @@ def test_each_test_whose_request_changed_gets_one_drift_warning_and_report_entry
     for entry in drift:
         assert entry["changes"], entry
         assert entry["cassette"].endswith(".yaml")
+
+
+# Loaded with -p before anything else: pytest_recording cannot be imported, as if never installed.
+NOT_INSTALLED = """
+import importlib.abc
+import sys
+
+
+class _NotInstalled(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] == "pytest_recording":
+            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, _NotInstalled())
+"""
+
+
+@pytest.mark.parametrize(("name", "count"), sorted(SUITES.items()))
+def test_without_pytest_recording_installed_every_test_replays_and_every_call_counts(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, count: int
+) -> None:
+    """No pytest-recording at all: no entry point loaded, its package not importable."""
+    monkeypatch.setenv("CI", "true")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+    root = copy_suite(pytester, name)
+    pytester.makepyfile(no_pytest_recording=NOT_INSTALLED)
+    before = cassette_files(root)
+
+    result = pytester.runpytest_subprocess(
+        "-p", "no_pytest_recording", "-p", "llmbudget", *THIS_PLUGIN_ALONE[2:]
+    )
+
+    result.assert_outcomes(passed=count, warnings=len(BODY_CHANGED[name] | URI_CHANGED[name]))
+    assert cassette_files(root) == before
+    totals = report_of(root)["totals"]
+    assert (totals["calls"], totals["live_calls"]) == (CALLS[name], 0)
+    check = pytester.run(sys.executable, "-c", "import no_pytest_recording, pytest_recording")
+    assert "No module named 'pytest_recording'" in check.stderr.str()
 
 
 @pytest.mark.parametrize("name", sorted(SUITES))
