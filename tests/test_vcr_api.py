@@ -266,6 +266,61 @@ def test_a_record_mode_pytest_recording_does_not_know_is_a_usage_error(
     result.stderr.fnmatch_lines(["*--record-mode*invalid choice*'sometimes'*none*new_episodes*"])
 
 
+def test_ignored_hosts_go_live_unrecorded_and_still_count(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vcrpy's ignore_localhost: the suite's own local server is never recorded."""
+    _suite(
+        pytester,
+        """
+        import pytest
+
+        @pytest.fixture
+        def vcr_config():
+            return {"ignore_localhost": True}
+        """,
+        """
+        @pytest.mark.vcr
+        def test_local():
+            chat("local")
+        """,
+    )
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest(*ALONE, "--llm-report=report.json")
+    result.assert_outcomes(passed=1)
+    assert standin.hits == 1
+    assert not (pytester.path / "cassettes").exists()
+    totals = json.loads((pytester.path / "report.json").read_text())["totals"]
+    assert (totals["calls"], totals["live_calls"]) == (1, 1)
+
+
+def test_block_network_on_a_test_without_vcr_lets_its_llm_calls_only_replay(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """pytest-recording blocks that test's sockets whatever the record mode."""
+    _suite(
+        pytester,
+        "",
+        """
+        @pytest.mark.block_network
+        def test_blocked():
+            chat("blocked")
+
+        @pytest.mark.block_network
+        @pytest.mark.vcr
+        def test_recorded():
+            chat("recorded")
+        """,
+    )
+    result = pytester.runpytest(*ALONE, "--llm-record=new")
+
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        ["*CassetteMiss*test_blocked.yaml*record_mode from @pytest.mark.block_network=none*"]
+    )
+    assert standin.hits == 1  # the vcr-marked test recorded, as with pytest-recording
+
+
 def test_disable_recording_leaves_the_test_to_this_plugins_own_rules(
     pytester: pytest.Pytester, standin: StandIn
 ) -> None:
@@ -337,6 +392,45 @@ def test_a_matcher_registered_in_pytest_recording_configure_is_used_in_match_on(
 
     result.assert_outcomes(passed=1, warnings=1)
     result.stdout.fnmatch_lines(["*same_model*", '*messages[[]0[]].content: "recorded for*'])
+    assert standin.hits == 0
+
+
+@pytest.mark.parametrize("repeats", [True, False])
+def test_allow_playback_repeats_replays_a_recording_again(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch, repeats: bool
+) -> None:
+    """A polling test recorded once, replayed as often as it asks (vcrpy's option)."""
+    _suite(
+        pytester,
+        f"""
+        import pytest
+
+        @pytest.fixture
+        def vcr_config():
+            return {{"allow_playback_repeats": {repeats}}}
+        """,
+        """
+        @pytest.mark.vcr
+        def test_polls():
+            answers = [chat("status?").json()["choices"][0]["message"]["content"] for _ in range(3)]
+            assert answers == ["ok"] * 3
+        """,
+    )
+    monkeypatch.setenv("CI", "true")
+    folder = pytester.path / "cassettes" / "test_suite"
+    folder.mkdir(parents=True)
+    recorded = {"interactions": [_vcrpy_interaction("gpt-4o-mini", "status?")], "version": 1}
+    (folder / "test_polls.yaml").write_text(yaml.safe_dump(recorded))
+
+    result = pytester.runpytest(*ALONE, "--llm-report=report.json")
+
+    if repeats:
+        result.assert_outcomes(passed=1)
+        report = json.loads((pytester.path / "report.json").read_text())
+        assert report["totals"]["calls"] == 3
+    else:
+        result.assert_outcomes(failed=1)
+        result.stdout.fnmatch_lines(["*CassetteMiss*", "*already played by this test*"])
     assert standin.hits == 0
 
 

@@ -365,10 +365,33 @@ class Cassette:
             loose = self._loose_position(live)
             if loose is not None and (position is None or loose < position):
                 position = loose
+        if position is None and self.matching.repeats:
+            position = self._first_match(key, live)
         if position is None:
             return None
         self.played.add(position)
         return position, self.interactions[position]
+
+    def _first_match(self, key: RequestKey, live: Live | None) -> int | None:
+        """The first recording for the request, played or not: what vcrpy replays again under
+        ``allow_playback_repeats``. A scan, taken only once every match has played."""
+        matching = self.matching
+        wanted = matching.loose_key(*live) if live is not None else None
+        for position, interaction in enumerate(self.interactions):
+            if not matching.is_loose(interaction):
+                if self._keys_at[position] == key:
+                    return position
+                continue
+            request = interaction["request"]
+            recorded = matching.loose_key(
+                str(request["method"]),
+                str(request["uri"]),
+                request_body(request),
+                _headers_of(request.get("headers")),
+            )
+            if live is not None and recorded == wanted and matching.passes_custom(live, request):
+                return position
+        return None
 
     def _loose_position(self, live: Live) -> int | None:
         matching = self.matching

@@ -65,6 +65,8 @@ class Matching:
     # An explicit match_on: the loose rule is for every recording.
     everywhere: bool = False
     secret_params: frozenset[str] = frozenset()
+    # vcrpy's allow_playback_repeats: a recording may replay again once every match has played.
+    repeats: bool = False
 
     def fingerprint(self) -> tuple[str, ...]:
         """What the strict keys depend on, for the parsed cache."""

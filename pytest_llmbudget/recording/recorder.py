@@ -104,9 +104,10 @@ def header_map(headers: Headers) -> dict[str, list[str]]:
 def _drop_body(interaction: dict[str, Any]) -> None:
     """Forget a replayed answer's body when the cassette will not be saved again.
 
-    Each recording plays once per run, and the call's record keeps the body it
-    was replayed with: holding the cassette's copy too doubled the memory a
-    large cassette takes while its test runs. The dict is replaced, not changed.
+    Each recording plays once per run (unless the suite allows repeats), and
+    the call's record keeps the body it was replayed with: holding the
+    cassette's copy too doubled the memory a large cassette takes while its
+    test runs. The dict is replaced, not changed.
     """
     response = interaction.get("response")
     if isinstance(response, dict):
@@ -408,7 +409,7 @@ class TestRecorder:
             if cassette.matching.is_loose(interaction):
                 self._check_drift(cassette, position, interaction, live)
             replay = response_of(interaction)
-            if not self._may_record:
+            if not self._may_record and not self.matching.repeats:
                 _drop_body(interaction)
             exchange = Exchange(self, request, classification, key, secrets, replay)
             self._emit(exchange, replay.status, replay.body, replay.headers, interaction, False)

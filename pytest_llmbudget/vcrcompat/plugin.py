@@ -33,7 +33,8 @@ MARKERS = (
     "vcr(*cassettes, **vcr_config): record and replay this test's HTTP calls; "
     "extra cassettes to replay from too (pytest-recording's marker, served by pytest-llmbudget)",
     "default_cassette(name): the name of this test's cassette (pytest-recording's marker)",
-    "block_network: this test's LLM calls replay only (pytest-recording's marker)",
+    "block_network: a test without the vcr marker may only replay its LLM calls "
+    "(pytest-recording's marker)",
     "allowed_hosts(hosts): accepted for pytest-recording's sake",
 )
 SETTINGS = pytest.StashKey["Settings"]()
@@ -68,6 +69,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         names = getattr(item, "fixturenames", None)
         if isinstance(names, list) and "vcr" not in names and _marked(item):
             names.insert(0, "vcr")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """``@pytest.mark.block_network`` on a test without ``vcr``: pytest-recording blocks its
+    sockets whatever the record mode, so its LLM calls may only replay."""
+    from pytest_llmbudget.runstate import CASSETTE_SETUP, cassette_file, closest_marker
+
+    if closest_marker(item, "block_network") is None or _marked(item):
+        return
+    from pytest_llmbudget.recording.cassette_setup import CassetteSetup
+    from pytest_llmbudget.recording.modes import RecordMode
+
+    item.stash[CASSETTE_SETUP] = CassetteSetup(
+        path=cassette_file(item, item.config.stash[SETTINGS]),
+        mode=RecordMode.NONE,
+        source="@pytest.mark.block_network",
+    )
 
 
 @pytest.fixture(scope="session")

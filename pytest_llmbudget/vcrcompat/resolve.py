@@ -11,6 +11,7 @@ exactly what they meant when its cassettes were recorded.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -82,6 +83,7 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
     )
     serializer = resolved["serializer"]
     matching = _matching(resolved["match_on"], explicit="match_on" in merged)
+    matching = dataclasses.replace(matching, repeats=bool(resolved["allow_playback_repeats"]))
     return CassetteSetup(
         path=path,
         extra=tuple(dict.fromkeys(extras)),
