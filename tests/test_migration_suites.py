@@ -15,8 +15,11 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
+
+from pytest_llmbudget.report import jsonreport
 
 MIGRATION = Path(__file__).parent / "data" / "migration"
 
@@ -265,7 +268,9 @@ def drift_warnings(reprec: pytest.HookRecorder) -> dict[str, int]:
 
 
 def report_of(root: Path) -> dict[str, Any]:
+    """The run's JSON report, checked against the schema the package ships."""
     document: dict[str, Any] = json.loads((root / "report.json").read_text())
+    jsonschema.validate(document, jsonreport.schema())
     return document
 
 
