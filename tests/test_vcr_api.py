@@ -587,3 +587,44 @@ def test_a_vcr_config_this_plugin_cannot_serve_is_a_clear_usage_error(
     result.stdout.fnmatch_lines([message])
     assert standin.hits == 0
     assert not Path(pytester.path / "cassettes").exists()
+
+
+# Both plugins active: pytest-recording serves the marker, this plugin counts and budgets.
+BESIDE = ("-p", "recording", "-p", "no:cacheprovider", "-W", "error")
+
+
+def test_beside_pytest_recording_live_calls_vcrpy_records_are_counted_and_budgeted(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _suite(
+        pytester,
+        "",
+        """
+        @pytest.mark.vcr
+        def test_twice():
+            chat("one")
+            chat("two")
+        """,
+    )
+    stopped = pytester.runpytest(
+        *BESIDE, "--record-mode=once", "--llm-max-calls=1", "--llm-report=report.json"
+    )
+
+    stopped.assert_outcomes(failed=1)
+    stopped.stdout.fnmatch_lines(["*LLMBudgetExceeded*"])
+    assert standin.hits == 1  # the second call was refused before it was sent
+    report = json.loads((pytester.path / "report.json").read_text())
+    assert (report["totals"]["calls"], report["totals"]["live_calls"]) == (1, 1)
+    assert report["totals"]["spend_usd"] > 0
+
+    # Recorded by vcrpy (pytest-recording's cassette), replayed by vcrpy, counted here.
+    pytester.runpytest(*BESIDE, "--record-mode=rewrite").assert_outcomes(passed=1)
+    assert standin.hits == 3
+    monkeypatch.setenv("CI", "true")
+    pytester.runpytest(*BESIDE, "--record-mode=none", "--llm-report=report.json").assert_outcomes(
+        passed=1
+    )
+    assert standin.hits == 3
+    totals = json.loads((pytester.path / "report.json").read_text())["totals"]
+    assert (totals["calls"], totals["live_calls"], totals["spend_usd"]) == (2, 0, 0)
+    assert totals["cost_usd"] > 0
