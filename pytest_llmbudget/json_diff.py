@@ -156,19 +156,21 @@ def _query(url: str) -> dict[str, list[str]]:
     return parse_qs(urlsplit(url).query, keep_blank_values=True)
 
 
-def query_changes(recorded_url: str, sent_url: str) -> list[Change]:
+def query_changes(recorded_url: str, sent_url: str, *, ignore: Iterable[str] = ()) -> list[Change]:
     """The URL as a whole when scheme, host or port differ, the path when it does, or else
-    each query parameter."""
+    each query parameter. ``ignore``: the parts matching leaves out (``llm_match_ignore_url``),
+    which are then no difference either."""
     from urllib.parse import urlsplit
 
-    before, after = canonical_url(recorded_url), canonical_url(sent_url)
+    ignore = tuple(ignore)
+    before, after = canonical_url(recorded_url, ignore), canonical_url(sent_url, ignore)
     before_base, after_base = before.partition("?")[0], after.partition("?")[0]
     if before_base != after_base:
         old_path, new_path = urlsplit(before_base).path, urlsplit(after_base).path
         if before_base.removesuffix(old_path) != after_base.removesuffix(new_path):
             return [Change("url", recorded_url, sent_url)]
         return [Change("path", old_path, new_path)]
-    recorded, sent = _query(recorded_url), _query(sent_url)
+    recorded, sent = _query(before), _query(after)
     changes = []
     for name in sorted(set(recorded) | set(sent)):
         old, new = recorded.get(name), sent.get(name)

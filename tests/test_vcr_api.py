@@ -434,6 +434,43 @@ def test_allow_playback_repeats_replays_a_recording_again(
     assert standin.hits == 0
 
 
+def test_a_credential_each_side_redacted_its_own_way_is_no_drift(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The suite's filter wrote ``key=<FILTERED>``; this plugin redacts the live key as
+    ``REDACTED``: the same credential, not a change to report."""
+    _suite(
+        pytester,
+        """
+        import pytest
+
+        @pytest.fixture
+        def vcr_config():
+            return {"filter_query_parameters": [("key", "<FILTERED>")]}
+        """,
+        """
+        @pytest.mark.vcr
+        def test_keyed():
+            chat("status?", path="/v1/chat/completions?key=live-key-123456789")
+        """,
+    )
+    monkeypatch.setenv("CI", "true")
+    folder = pytester.path / "cassettes" / "test_suite"
+    folder.mkdir(parents=True)
+    interaction = _vcrpy_interaction("gpt-4o-mini", "status?")
+    interaction["request"]["uri"] += "?key=%3CFILTERED%3E"
+    (folder / "test_keyed.yaml").write_text(
+        yaml.safe_dump({"interactions": [interaction], "version": 1})
+    )
+
+    result = pytester.runpytest(*ALONE, "--llm-report=report.json")
+
+    result.assert_outcomes(passed=1)
+    assert json.loads((pytester.path / "report.json").read_text())["drift"] == []
+    assert "live-key-123456789" not in result.stdout.str()
+    assert standin.hits == 0
+
+
 def _vcrpy_interaction(model: str, prompt: str) -> dict[str, Any]:
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     answer = {

@@ -14,7 +14,7 @@ from typing import Any
 from pytest_llmbudget.json_diff import Change, describe, header_changes, json_changes, query_changes
 from pytest_llmbudget.recording.canonical import canonical_url
 from pytest_llmbudget.recording.cassette import Cassette, _headers_of, request_body
-from pytest_llmbudget.recording.matching import Live
+from pytest_llmbudget.recording.matching import Live, Matching
 
 # Headers that differ between any two runs, or hold what never reaches a cassette.
 VOLATILE_HEADERS = frozenset(
@@ -40,22 +40,26 @@ def _base(method: str, uri: str, url_ignore: Iterable[str]) -> tuple[str, str]:
     return method.upper(), canonical_url(uri, url_ignore).partition("?")[0]
 
 
-def request_changes(
-    live: Live, recorded: dict[str, Any], body_ignore: Iterable[str]
-) -> list[Change]:
+def _url_ignore(matching: Matching) -> tuple[str, ...]:
+    """URL parts a diff leaves out: what matching ignores, and credentials (``key=``), which
+    differ only in how each side redacted them (``<FILTERED>`` in a suite's cassette)."""
+    return (*matching.url_ignore, *(f"query.{name}" for name in sorted(matching.secret_params)))
+
+
+def request_changes(live: Live, recorded: dict[str, Any], matching: Matching) -> list[Change]:
     """URL, header and JSON-body differences of the live request from a recorded one."""
-    changes = query_changes(str(recorded.get("uri", "")), live.uri)
-    changes += json_changes(request_body(recorded), live.body, ignore=tuple(body_ignore))
+    changes = body_changes(live, recorded, matching)
     changes += header_changes(
         _headers_of(recorded.get("headers")), live.headers, skip=VOLATILE_HEADERS
     )
     return changes
 
 
-def body_changes(live: Live, recorded: dict[str, Any], body_ignore: Iterable[str]) -> list[Change]:
+def body_changes(live: Live, recorded: dict[str, Any], matching: Matching) -> list[Change]:
     """What drift reports: the URL's query and the JSON body (headers change with every SDK)."""
-    changes = query_changes(str(recorded.get("uri", "")), live.uri)
-    return changes + json_changes(request_body(recorded), live.body, ignore=tuple(body_ignore))
+    changes = query_changes(str(recorded.get("uri", "")), live.uri, ignore=_url_ignore(matching))
+    body_ignore = tuple(matching.body_ignore)
+    return changes + json_changes(request_body(recorded), live.body, ignore=body_ignore)
 
 
 def closest(cassettes: Sequence[Cassette], live: Live) -> list[str]:
@@ -75,7 +79,7 @@ def closest(cassettes: Sequence[Cassette], live: Live) -> list[str]:
             seen[here] = seen.get(here, 0) + 1
             if here != wanted:
                 continue
-            changes = request_changes(live, request, matching.body_ignore)
+            changes = request_changes(live, request, matching)
             played = position in cassette.played
             rank = (played, len(changes))
             if best is None or rank < (best[1], best[0]):

@@ -401,7 +401,7 @@ class TestRecorder:
         with self._lock:
             hit = self._take(key, live)
             if hit is None and not self._may_record:
-                raise self._miss(request, live, scrubber.url(request.url, secrets))
+                raise self._miss(request, live, scrubber.url(request.url, secrets), secrets)
         if hit is not None:
             from pytest_llmbudget.recording.cassette import response_of
 
@@ -434,9 +434,17 @@ class TestRecorder:
             self._pending.add(exchange)
         return exchange
 
-    def _miss(self, request: HttpRequest, live: Live, shown_url: str) -> CassetteMiss:
+    def _miss(
+        self, request: HttpRequest, live: Live, shown_url: str, secrets: list[str]
+    ) -> CassetteMiss:
         from pytest_llmbudget.recording.explain import closest
 
+        # The diff lands in a CI log: its live headers redacted as the recording's were,
+        # so no credential is shown, and a redacted header is no difference.
+        scrubber = self.config.scrubber
+        shown = live._replace(
+            headers=scrubber.headers(live.headers, scrubber.request_headers, secrets)
+        )
         if self.setup is not None and self.setup.mode is not None:
             source = f"record_mode from {self.setup.source}"
         else:
@@ -446,7 +454,7 @@ class TestRecorder:
             cassette=Path(self._relative(self.cassette_path)),
             mode=self.mode.value,
             command=f"pytest --llm-record=new '{self.nodeid}'",
-            closest=tuple(closest([self._open(), *self._extras], live)),
+            closest=tuple(closest([self._open(), *self._extras], shown)),
             mode_source=source,
         )
 
@@ -456,7 +464,7 @@ class TestRecorder:
         """A recording matched the loose way replayed for a request that differs from it."""
         from pytest_llmbudget.recording.explain import body_changes
 
-        changes = body_changes(live, interaction["request"], self.matching.body_ignore)
+        changes = body_changes(live, interaction["request"], self.matching)
         if changes:
             self.drift.append(
                 {
