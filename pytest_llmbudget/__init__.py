@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_llmbudget.errors import (
     CassetteError,
     CassetteMiss,
+    CassetteSaveError,
     LLMBudgetExceeded,
     LLMCallLimitExceeded,
     LLMCassetteDrift,
@@ -22,6 +23,7 @@ __version__ = "0.1.0"
 __all__ = [
     "CassetteError",
     "CassetteMiss",
+    "CassetteSaveError",
     "LLMBudgetExceeded",
     "LLMCallLimitExceeded",
     "LLMCassetteDrift",

@@ -65,3 +65,16 @@ class CassetteError(BaseException):
         self.path = path
         self.problem = problem
         super().__init__(f"cassette {path} is unreadable: {problem} (the file was left as it is)")
+
+
+class CassetteSaveError(CassetteError):
+    """A cassette could not be written (disk full, no permission); any earlier file is kept."""
+
+    def __init__(self, path: Path, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        BaseException.__init__(
+            self,
+            f"cassette {path} could not be saved: {problem} "
+            "(an earlier file, if there was one, was left as it is)",
+        )

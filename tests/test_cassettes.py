@@ -461,3 +461,29 @@ def test_saves_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.undo()
     write_atomic(target, "new")
     assert target.read_text() == "new"
+
+
+def test_a_cassette_that_cannot_be_written_is_a_named_error(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """Disk full, no permission, a file where the folder should be: say which cassette."""
+    write_test(
+        pytester,
+        "test_save",
+        CHAT
+        + """
+def test_save():
+    chat('unsaved')
+    # The folder the cassette goes to, taken by a file while the test ran.
+    pathlib.Path("blocked").mkdir()
+    pathlib.Path("blocked/test_save").write_text("a file, not a folder")
+""",
+    )
+
+    result = pytester.runpytest("-p", "no:cacheprovider", "--llm-cassette-dir=blocked")
+
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*CassetteSaveError: cassette *blocked/test_save/test_save.yaml could not be saved: *"]
+    )
+    assert (pytester.path / "blocked" / "test_save").read_text() == "a file, not a folder"

@@ -8,6 +8,7 @@ against the stand-in through this plugin, then replays, as a user's suite would.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import textwrap
 from pathlib import Path
@@ -665,3 +666,102 @@ def test_beside_pytest_recording_live_calls_vcrpy_records_are_counted_and_budget
     totals = json.loads((pytester.path / "report.json").read_text())["totals"]
     assert (totals["calls"], totals["live_calls"], totals["spend_usd"]) == (2, 0, 0)
     assert totals["cost_usd"] > 0
+
+
+@pytest.mark.parametrize("absolute", [False, True])
+def test_cassette_library_dir_in_vcr_config_is_where_cassettes_live(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch, absolute: bool
+) -> None:
+    """langchain's shape: every cassette in one folder, relative to where pytest runs."""
+    library = str(pytester.path / "tests" / "cassettes") if absolute else "tests/cassettes"
+    pytester.mkdir("tests")
+    (pytester.path / "tests" / "conftest.py").write_text(
+        textwrap.dedent(
+            f"""
+            import pytest
+
+            @pytest.fixture(scope="session")
+            def vcr_config():
+                return {{"cassette_library_dir": {library!r}, "record_mode": "once"}}
+            """
+        )
+    )
+    (pytester.path / "tests" / "integration").mkdir()
+    (pytester.path / "tests" / "integration" / "test_suite.py").write_text(
+        CHAT + "\n@pytest.mark.vcr\ndef test_lib():\n    chat('library')\n"
+    )
+    pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+    assert (pytester.path / "tests" / "cassettes" / "test_lib.yaml").is_file()
+    assert not list(pytester.path.rglob("cassettes/test_suite"))
+
+    monkeypatch.setenv("CI", "true")
+    pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+    assert standin.hits == 1
+
+
+def test_vcr_config_from_a_pytest_plugins_module_overrides_ours(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """AutoGPT's shape: the VCR settings live in a module the conftest lists in pytest_plugins."""
+    pytester.makepyfile(
+        suite_vcr="""
+        import pytest
+
+        @pytest.fixture(scope="module")
+        def vcr_cassette_dir(request):
+            return str(request.config.rootpath / "vcr_cassettes" / request.node.name[:-3])
+
+        @pytest.fixture
+        def vcr_config():
+            return {"filter_headers": ["x-team-secret"]}
+        """
+    )
+    pytester.makeconftest('pytest_plugins = ["suite_vcr"]')
+    pytester.makepyfile(
+        test_suite=CHAT
+        + "\n@pytest.mark.vcr\ndef test_plug():\n"
+        + "    chat('plugged', headers={'x-team-secret': 'team-value'})\n"
+    )
+    pytester.syspathinsert()
+
+    pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+
+    cassette = pytester.path / "vcr_cassettes" / "test_suite" / "test_plug.yaml"
+    (interaction,) = load_cassette(cassette)["interactions"]
+    assert "x-team-secret" not in interaction["request"]["headers"]
+
+
+def test_cassette_names_are_pytest_recordings_for_odd_and_long_test_ids(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """Quotes and percent signs become ``-``; a name too long for a file ends in its MD5."""
+    long_id = "x" * 300
+    _suite(
+        pytester,
+        "",
+        f"""
+        @pytest.mark.vcr
+        @pytest.mark.parametrize(
+            "question", ["What's 50% of 10?", pytest.param("long", id="{long_id}")]
+        )
+        def test_ask(question, vcr):
+            chat(question)
+            assert vcr._path == vcr.path
+
+        @pytest.mark.parametrize("question", ["What's 50% of 10?"])
+        def test_plain(question):
+            chat(question)
+        """,
+    )
+    pytester.runpytest(*ALONE, "--allow-private-ips").assert_outcomes(passed=3)
+
+    names = sorted(p.name for p in (pytester.path / "cassettes" / "test_suite").iterdir())
+    full = f"test_ask[{long_id}]"
+    digest = hashlib.md5(full.encode()).hexdigest()
+    (long_name,) = [name for name in names if name.startswith("test_ask[xxx")]
+    assert sorted(set(names) - {long_name}) == [
+        "test_ask[What-s 50- of 10-].yaml",
+        "test_plain[What-s 50- of 10-].yaml",
+    ]
+    assert long_name.endswith(f"...{digest}.yaml")
+    assert len(long_name) <= 255

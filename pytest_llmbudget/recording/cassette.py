@@ -24,7 +24,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
-from pytest_llmbudget.errors import CassetteError
+from pytest_llmbudget.errors import CassetteError, CassetteSaveError
 from pytest_llmbudget.recording.canonical import RequestKey
 from pytest_llmbudget.recording.matching import Live, Matching
 
@@ -438,8 +438,12 @@ class Cassette:
 
     def save(self) -> None:
         """Write atomically: a killed run leaves the old file or the new one, never half."""
+        __tracebackhide__ = True
         text = self.dump()
-        write_atomic(self.path, text)
+        try:
+            write_atomic(self.path, text)
+        except OSError as exc:
+            raise CassetteSaveError(self.path, exc.strerror or str(exc)) from None
         self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self.dirty = False
 
@@ -495,7 +499,11 @@ def write_atomic(path: Path, text: str) -> None:
     import tempfile  # writing only: a replay never needs it
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    # The cassette's own name may be as long as a file name can be: the temporary one
+    # takes a short prefix of it (enough to tell whose it is), never the whole.
+    handle, temp_name = tempfile.mkstemp(
+        prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent
+    )
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(text)

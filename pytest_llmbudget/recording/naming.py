@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import os
 from pathlib import Path
 
-_FORBIDDEN = '/\\:*?"<>|\0'
+# What pytest-recording replaces (its list, ``'`` and ``%`` included), and NUL.
+_FORBIDDEN = "<>?%*:|\"'/\\\0"
 _TRANSLATION = str.maketrans({ch: "-" for ch in _FORBIDDEN})
 
 
 def safe_file_name(name: str) -> str:
-    """Replace characters a file name cannot hold (on any OS) with ``-``."""
+    """Replace characters a file name cannot hold (on any OS) with ``-``, as
+    pytest-recording does, so both find the same file."""
     return name.translate(_TRANSLATION)
+
+
+@functools.cache
+def _name_max() -> int:
+    try:
+        return os.pathconf(".", "PC_NAME_MAX")
+    except (AttributeError, ValueError, OSError):
+        return 255
+
+
+def shortened(name: str, suffix: str = ".yaml") -> str:
+    """A name too long for a file (a test with long parameters) as pytest-recording cuts it:
+    a prefix, ``...`` and the MD5 of the whole name."""
+    limit = _name_max()
+    if len(name) + len(suffix) <= limit:
+        return name
+    digest = hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+    return f"{name[: limit - len(suffix) - len(digest) - 3]}...{digest}"
 
 
 def default_cassette_name(test_name: str, class_name: str | None) -> str:
@@ -39,4 +62,4 @@ def cassette_path(
         parts = [safe_file_name(part) for part in stem.split("/") if part not in ("", ".", "..")]
         *folders, leaf = parts or ["cassette"]
         return base.joinpath(module, *folders, f"{leaf}.yaml")
-    return base / module / f"{default_cassette_name(test_name, class_name)}.yaml"
+    return base / module / f"{shortened(default_cassette_name(test_name, class_name))}.yaml"

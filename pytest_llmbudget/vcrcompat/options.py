@@ -37,10 +37,17 @@ def recording_active(pluginmanager: pytest.PytestPluginManager) -> bool:
 
 
 def take_over(config: pytest.Config, parser: pytest.Parser) -> None:
-    """Add pytest-recording's options, unless pytest-recording does."""
+    """Add pytest-recording's options and fixtures, unless pytest-recording does.
+
+    The fixtures are registered now, before the conftests load: a suite's own
+    ``vcr_config`` in a ``pytest_plugins`` module registers after ours and wins.
+    """
     if recording_active(config.pluginmanager):
         return
     config.stash[SERVES_VCR] = True
+    from pytest_llmbudget.vcrcompat import plugin
+
+    plugin.install(config.pluginmanager)
     group = parser.getgroup("recording", "pytest-recording's options, served by pytest-llmbudget")
     group.addoption(
         "--record-mode",
@@ -62,6 +69,12 @@ def take_over(config: pytest.Config, parser: pytest.Parser) -> None:
         action="store",
         default=None,
         help="Accepted for pytest-recording's sake; LLM calls are never blocked by host.",
+    )
+    group.addoption(
+        "--allow-private-ips",
+        action="store_true",
+        default=False,
+        help="Accepted for pytest-recording's sake; LLM calls are never blocked by address.",
     )
     group.addoption(
         "--disable-recording",

@@ -40,13 +40,18 @@ MARKERS = (
 SETTINGS = pytest.StashKey["Settings"]()
 
 
+def install(pluginmanager: pytest.PytestPluginManager) -> None:
+    """The hook and the fixtures, before any conftest or ``pytest_plugins`` module loads."""
+    if not _has_spec(pluginmanager):
+        pluginmanager.add_hookspecs(hookspec)
+    pluginmanager.register(sys.modules[__name__], "llmbudget-vcr-api")
+
+
 def register(config: pytest.Config, settings: Settings) -> None:
+    """The markers, and the run's settings for the fixtures."""
     for line in MARKERS:
         config.addinivalue_line("markers", line)
-    if not _has_spec(config.pluginmanager):
-        config.pluginmanager.add_hookspecs(hookspec)
     config.stash[SETTINGS] = settings
-    config.pluginmanager.register(sys.modules[__name__], "llmbudget-vcr-api")
 
 
 def _has_spec(pluginmanager: pytest.PytestPluginManager) -> bool:

@@ -21,6 +21,7 @@ import pytest
 
 from pytest_llmbudget.recording.cassette_setup import CassetteSetup
 from pytest_llmbudget.recording.matching import NATIVE_PARTS, Matching
+from pytest_llmbudget.recording.naming import shortened
 from pytest_llmbudget.vcrcompat.options import VCR_MODES
 
 if TYPE_CHECKING:
@@ -56,7 +57,10 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
     merged = merged_config(request)
     nodeid = request.node.nodeid
     library = str(request.getfixturevalue("vcr_cassette_dir"))
-    name = str(request.getfixturevalue("default_cassette_name"))
+    # pytest-recording's own length check (its quirk included: the serializer's bare name).
+    name = shortened(
+        str(request.getfixturevalue("default_cassette_name")), merged.get("serializer", ".yaml")
+    )
     suffix = f".{merged['serializer']}" if "serializer" in merged else ".yaml"
     vcr = VCR(path_transformer=VCR.ensure_suffix(suffix), cassette_library_dir=library)
     request.config.hook.pytest_recording_configure(config=request.config, vcr=vcr)
@@ -74,10 +78,14 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
             "supported by pytest-llmbudget: cassettes are files. Keep pytest-recording "
             "enabled for this suite, or register a serializer instead"
         )
+    # vcrpy's transformer puts the name in the library folder: vcr_config's
+    # cassette_library_dir when it names one (relative to the working directory, as
+    # vcrpy opens it), else vcr_cassette_dir; then any path_transformer of the suite's.
     transform: Callable[[str], str] = resolved["path_transformer"]
-    path = Path(transform(os.path.join(library, name)))
+    path = Path(os.path.abspath(transform(name)))
+    # Extra cassettes, as pytest-recording finds them: relative to vcr_cassette_dir, as named.
     extras = tuple(
-        Path(transform(str(arg) if os.path.isabs(str(arg)) else os.path.join(library, str(arg))))
+        Path(os.path.abspath(os.path.join(library, str(arg))))
         for marker in request.node.iter_markers(name="vcr")
         for arg in marker.args
     )

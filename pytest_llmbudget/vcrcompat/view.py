@@ -39,6 +39,11 @@ class CassetteView:
         return str(self._setup.path)
 
     @property
+    def _path(self) -> str:
+        """vcrpy's private name for it, which suites read (``vcr._path``)."""
+        return self.path
+
+    @property
     def record_mode(self) -> str:
         from pytest_llmbudget.vcrcompat.options import OURS_TO_VCR
 
