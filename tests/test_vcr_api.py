@@ -8,6 +8,7 @@ against the stand-in through this plugin, then replays, as a user's suite would.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import textwrap
@@ -585,15 +586,12 @@ def test_cassette_names_and_folders_come_from_pytest_recordings_fixtures(
 @pytest.mark.parametrize(
     ("config", "message"),
     [
-        (
-            '{"persister": Persister}',
-            "*custom vcrpy persister (Persister) is not supported*register a serializer*",
-        ),
+        ('{"persister": Persister}', "*CassetteError*the persister Persister cannot read it*"),
         ('[("match_on", ["method"])]', "*vcr_config fixture returned list, not a dict*"),
         ('{"record_mode": "sometimes"}', "*record_mode='sometimes' is not a record mode*"),
     ],
 )
-def test_a_vcr_config_this_plugin_cannot_serve_is_a_clear_usage_error(
+def test_a_vcr_config_this_plugin_cannot_serve_is_a_clear_error(
     pytester: pytest.Pytester, standin: StandIn, config: str, message: str
 ) -> None:
     _suite(
@@ -604,7 +602,7 @@ def test_a_vcr_config_this_plugin_cannot_serve_is_a_clear_usage_error(
         class Persister:
             @staticmethod
             def load_cassette(path, serializer):
-                raise ValueError(path)
+                raise RuntimeError("a disk on fire")
 
             @staticmethod
             def save_cassette(path, data, serializer):
@@ -765,3 +763,92 @@ def test_cassette_names_are_pytest_recordings_for_odd_and_long_test_ids(
     ]
     assert long_name.endswith(f"...{digest}.yaml")
     assert len(long_name) <= 255
+
+
+GZIP_PERSISTER = """
+import gzip
+
+import pytest
+import yaml
+from vcr.persisters.filesystem import CassetteNotFoundError
+from vcr.request import Request
+
+
+class GzipSerializer:
+    @staticmethod
+    def serialize(cassette_dict):
+        cassette_dict["requests"] = [request._to_dict() for request in cassette_dict["requests"]]
+        return gzip.compress(yaml.safe_dump(cassette_dict).encode("utf-8"))
+
+    @staticmethod
+    def deserialize(data):
+        cassette = yaml.safe_load(gzip.decompress(data).decode("utf-8"))
+        cassette["requests"] = [Request._from_dict(r) for r in cassette["requests"]]
+        return cassette
+
+
+class GzipPersister:
+    @classmethod
+    def load_cassette(cls, cassette_path, serializer):
+        try:
+            with open(cassette_path, "rb") as stream:
+                data = stream.read()
+        except FileNotFoundError:
+            raise CassetteNotFoundError(cassette_path) from None
+        cassette = serializer.deserialize(data)
+        return cassette["requests"], cassette["responses"]
+
+    @staticmethod
+    def save_cassette(cassette_path, cassette_dict, serializer):
+        with open(cassette_path, "wb") as stream:
+            stream.write(serializer.serialize(cassette_dict))
+
+
+def pytest_recording_configure(config, vcr):
+    vcr.register_persister(GzipPersister())
+    vcr.register_serializer("yaml.gz", GzipSerializer())
+
+
+@pytest.fixture(scope="session")
+def vcr_config():
+    return {
+        "serializer": "yaml.gz",
+        "match_on": ["method", "uri", "body"],
+        "filter_headers": [("authorization", "PLACEHOLDER")],
+    }
+"""
+
+
+def test_a_persister_of_the_suite_reads_and_writes_its_cassettes(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """langchain's shape: gzipped cassettes through a persister registered in the hook."""
+    _suite(
+        pytester,
+        GZIP_PERSISTER,
+        """
+        @pytest.mark.vcr
+        def test_zipped():
+            chat("zipped", headers={"authorization": "Bearer sk-test-abcdefghijkl"})
+        """,
+    )
+    pytester.mkdir("cassettes")
+    (pytester.path / "cassettes" / "test_suite").mkdir()
+
+    pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+
+    written = pytester.path / "cassettes" / "test_suite" / "test_zipped.yaml.gz"
+    text = gzip.decompress(written.read_bytes()).decode("utf-8")
+    assert "sk-test-abcdefghijkl" not in text
+    document = yaml.safe_load(text)
+    (request,) = document["requests"]
+    assert request["headers"]["authorization"] == ["REDACTED"]
+    assert json.loads(document["responses"][0]["body"]["string"])["usage"]["prompt_tokens"] > 0
+
+    monkeypatch.setenv("CI", "true")
+    for plugins in (ALONE, BESIDE):
+        result = pytester.runpytest(*plugins, "--record-mode=none", "--llm-report=report.json")
+        result.assert_outcomes(passed=1)
+        totals = json.loads((pytester.path / "report.json").read_text())["totals"]
+        assert (totals["calls"], totals["live_calls"]) == (1, 0)
+    assert standin.hits == 1

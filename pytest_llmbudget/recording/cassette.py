@@ -203,6 +203,7 @@ class Cassette:
         "loaded_digest",
         "matching",
         "path",
+        "persister",
         "played",
         "serializer",
     )
@@ -214,11 +215,14 @@ class Cassette:
         *,
         matching: Matching | None = None,
         serializer: Serializer = None,
+        persister: Any = None,
     ) -> None:
         self.path = path
         self.matching = matching if matching is not None else Matching(tuple(ignore))
         self.ignore = self.matching.body_ignore
         self.serializer = serializer
+        # A suite's own vcrpy persister (see persisted.py): then it reads and writes the file.
+        self.persister = persister
         self.interactions: list[dict[str, Any]] = []
         self._index: dict[RequestKey, deque[int]] = {}
         self._keys_at: list[RequestKey] = []
@@ -241,6 +245,7 @@ class Cassette:
         *,
         matching: Matching | None = None,
         serializer: Serializer = None,
+        persister: Any = None,
     ) -> Cassette:
         """Read ``path`` if it exists; a missing file is an empty cassette.
 
@@ -249,6 +254,8 @@ class Cassette:
         """
         __tracebackhide__ = True
         matching = matching if matching is not None else Matching(tuple(ignore))
+        if persister is not None:
+            return cls._from_persister(path, matching, serializer, persister)
         if serializer is not None:
             cache = None
         if cache is not None:
@@ -270,6 +277,26 @@ class Cassette:
 
             parsed = Parsed(cassette.interactions, list(cassette._keys_at))
             cache.put(path, cassette.loaded_digest, matching.fingerprint(), parsed)
+        return cassette
+
+    @classmethod
+    def _from_persister(
+        cls, path: Path, matching: Matching, serializer: Serializer, persister: Any
+    ) -> Cassette:
+        __tracebackhide__ = True
+        from pytest_llmbudget.recording import persisted
+
+        cassette = cls(path, matching=matching, serializer=serializer, persister=persister)
+        interactions = persisted.load(path, persister, serializer)
+        if interactions is None:
+            return cassette
+        cassette.existed = True
+        cassette.loaded_digest = cassette.digest = persisted.file_digest(path)
+        for number, interaction in enumerate(_check(path, {"interactions": interactions}), 1):
+            try:
+                cassette._add(interaction)
+            except (ValueError, TypeError, RecursionError) as exc:
+                raise CassetteError(path, f"interaction {number}: its request: {exc}") from None
         return cassette
 
     @classmethod
@@ -439,6 +466,13 @@ class Cassette:
     def save(self) -> None:
         """Write atomically: a killed run leaves the old file or the new one, never half."""
         __tracebackhide__ = True
+        if self.persister is not None:
+            from pytest_llmbudget.recording import persisted
+
+            persisted.save(self.path, self.interactions, self.persister, self.serializer)
+            self.digest = persisted.file_digest(self.path)
+            self.dirty = False
+            return
         text = self.dump()
         try:
             write_atomic(self.path, text)

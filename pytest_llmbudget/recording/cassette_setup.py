@@ -34,4 +34,5 @@ class CassetteSetup(NamedTuple):
     request_filter: RequestFilter | None = None
     response_filter: ResponseFilter | None = None
     serializer: Any = None  # a vcrpy serializer; None: our YAML
+    persister: Any = None  # a vcrpy persister of the suite's; None: files we read and write
     source: str = "vcr_config"  # named in messages: where the settings came from

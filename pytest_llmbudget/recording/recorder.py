@@ -272,16 +272,24 @@ class TestRecorder:
             # records into it, as the first of those tests did.
             ours = mode is not RecordMode.NONE and self._written_this_run()
             serializer = self.setup.serializer if self.setup is not None else None
+            persister = self.setup.persister if self.setup is not None else None
             from pytest_llmbudget.recording.parsed_cache import ParsedCache
 
             cache = ParsedCache.under(self.config.rootdir)
             if mode is RecordMode.REWRITE and not ours:
                 self._cassette = Cassette(
-                    self.cassette_path, matching=self.matching, serializer=serializer
+                    self.cassette_path,
+                    matching=self.matching,
+                    serializer=serializer,
+                    persister=persister,
                 )
             else:
                 self._cassette = Cassette.load(
-                    self.cassette_path, cache=cache, matching=self.matching, serializer=serializer
+                    self.cassette_path,
+                    cache=cache,
+                    matching=self.matching,
+                    serializer=serializer,
+                    persister=persister,
                 )
                 if mode is RecordMode.ONCE and self._cassette.existed and not ours:
                     self._may_record = False
@@ -289,7 +297,11 @@ class TestRecorder:
                 if extra != self.cassette_path:
                     self._extras.append(
                         Cassette.load(
-                            extra, cache=cache, matching=self.matching, serializer=serializer
+                            extra,
+                            cache=cache,
+                            matching=self.matching,
+                            serializer=serializer,
+                            persister=persister,
                         )
                     )
         return self._cassette

@@ -72,12 +72,6 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
         resolved = vcr.get_merged_config(**options)
     except (KeyError, ValueError, TypeError) as error:
         raise pytest.UsageError(f"{nodeid}: vcr_config: {error}") from None
-    if resolved["persister"] is not FilesystemPersister:
-        raise pytest.UsageError(
-            f"{nodeid}: a custom vcrpy persister ({_name(resolved['persister'])}) is not "
-            "supported by pytest-llmbudget: cassettes are files. Keep pytest-recording "
-            "enabled for this suite, or register a serializer instead"
-        )
     # vcrpy's transformer puts the name in the library folder: vcr_config's
     # cassette_library_dir when it names one (relative to the working directory, as
     # vcrpy opens it), else vcr_cassette_dir; then any path_transformer of the suite's.
@@ -90,6 +84,8 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
         for arg in marker.args
     )
     serializer = resolved["serializer"]
+    # A persister of the suite's own reads and writes its files (vcrpy's: we do).
+    persister = None if resolved["persister"] is FilesystemPersister else resolved["persister"]
     matching = _matching(resolved["match_on"], explicit="match_on" in merged)
     matching = dataclasses.replace(matching, repeats=bool(resolved["allow_playback_repeats"]))
     return CassetteSetup(
@@ -99,13 +95,10 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
         matching=matching,
         request_filter=_request_filter(resolved["before_record_request"]),
         response_filter=resolved["before_record_response"],
-        serializer=None if serializer is yamlserializer else serializer,
+        serializer=None if serializer is yamlserializer and persister is None else serializer,
+        persister=persister,
         source="vcr_config",
     )
-
-
-def _name(thing: Any) -> str:
-    return str(getattr(thing, "__name__", type(thing).__name__))
 
 
 def _mode(merged: dict[str, Any], settings: Settings, nodeid: str) -> Any:
