@@ -57,6 +57,9 @@ class Classification:
     api: str
     host: str
     endpoint: str
+    # False for a request that is no LLM call, recorded and replayed only because the test
+    # asked vcrpy to record all its HTTP traffic (@pytest.mark.vcr): never counted or priced.
+    counted: bool = True
 
 
 def _api_for(path: str) -> str:

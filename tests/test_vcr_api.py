@@ -852,3 +852,48 @@ def test_a_persister_of_the_suite_reads_and_writes_its_cassettes(
         totals = json.loads((pytester.path / "report.json").read_text())["totals"]
         assert (totals["calls"], totals["live_calls"]) == (1, 0)
     assert standin.hits == 1
+
+
+def test_a_vcr_test_records_and_replays_all_its_http_and_counts_only_llm_calls(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """vcrpy records every request of a marked test (a document download, a search API):
+    replay-only CI must not send them. An unmarked test's other traffic stays untouched."""
+    _suite(
+        pytester,
+        "",
+        """
+        import requests
+
+        @pytest.mark.vcr
+        def test_everything(vcr):
+            assert httpx.get(URL + "/documents/report.pdf").json() == {"ok": True}
+            assert requests.post(URL + "/v2/search", json={"q": "x"}).status_code == 404
+            chat("summarise")
+            assert vcr.play_count == (3 if vcr.write_protected else 0)
+
+        def test_unmarked():
+            assert httpx.get(URL + "/status").json() == {"ok": True}
+        """,
+    )
+    pytester.runpytest(*ALONE, "--llm-report=report.json").assert_outcomes(passed=2)
+    assert standin.hits == 4
+    interactions = _cassette(pytester, "test_everything.yaml")["interactions"]
+    assert [i["request"]["uri"].split("/", 3)[3] for i in interactions] == [
+        "documents/report.pdf",
+        "v2/search",
+        "v1/chat/completions",
+    ]
+    # the 404 of a request that is no LLM call is recorded, as vcrpy records it
+    assert interactions[1]["response"]["status"]["code"] == 404
+    assert not (pytester.path / "cassettes" / "test_suite" / "test_unmarked.yaml").exists()
+    totals = json.loads((pytester.path / "report.json").read_text())["totals"]
+    assert (totals["calls"], totals["live_calls"]) == (1, 1)
+
+    standin.reset()
+    monkeypatch.setenv("CI", "true")
+    result = pytester.runpytest(*ALONE, "--llm-report=report.json", "--llm-max-calls=0")
+    result.assert_outcomes(passed=2)
+    assert [request.path for request in standin.requests] == ["/status"]
+    totals = json.loads((pytester.path / "report.json").read_text())["totals"]
+    assert (totals["calls"], totals["live_calls"]) == (1, 0)

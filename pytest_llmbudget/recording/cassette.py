@@ -205,6 +205,7 @@ class Cassette:
         "path",
         "persister",
         "played",
+        "plays",
         "serializer",
     )
 
@@ -230,6 +231,7 @@ class Cassette:
         self.played: set[int] = set()
         # Positions recorded in this run: in ``played`` (never replayed), yet not replays.
         self.fresh: set[int] = set()
+        self.plays = 0  # replays, a repeated one (allow_playback_repeats) each time
         self.dirty = False
         self.existed = False
         # SHA-256 of the file as read, and as last read or written: None while not on disk.
@@ -397,6 +399,7 @@ class Cassette:
         if position is None:
             return None
         self.played.add(position)
+        self.plays += 1
         return position, self.interactions[position]
 
     def _first_match(self, key: RequestKey, live: Live | None) -> int | None:

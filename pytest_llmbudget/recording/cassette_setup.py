@@ -36,3 +36,6 @@ class CassetteSetup(NamedTuple):
     serializer: Any = None  # a vcrpy serializer; None: our YAML
     persister: Any = None  # a vcrpy persister of the suite's; None: files we read and write
     source: str = "vcr_config"  # named in messages: where the settings came from
+    # Every HTTP request of the test goes to its cassette, as vcrpy records them all; the
+    # ones that are no LLM call are replayed and recorded, never counted.
+    all_http: bool = False

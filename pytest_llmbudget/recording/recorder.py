@@ -101,6 +101,14 @@ def header_map(headers: Headers) -> dict[str, list[str]]:
     return mapping
 
 
+def _plain_http(url: str) -> Classification:
+    """A request that is no LLM call, in a test that records all its HTTP traffic."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return Classification("http", "http", (parts.hostname or "").lower(), parts.path or "/", False)
+
+
 def _drop_body(interaction: dict[str, Any]) -> None:
     """Forget a replayed answer's body when the cassette will not be saved again.
 
@@ -352,7 +360,10 @@ class TestRecorder:
         the adapter sends it untouched."""
         if bridge.in_use():
             return None
-        return self._classifier(HttpRequest(method, url, headers, b""))
+        classification = self._classifier(HttpRequest(method, url, headers, b""))
+        if classification is None and self.setup is not None and self.setup.all_http:
+            return _plain_http(url)
+        return classification
 
     # -- calls vcrpy answers (pytest-recording active) -------------------------
 
@@ -396,7 +407,8 @@ class TestRecorder:
     def begin(self, request: HttpRequest, classification: Classification) -> Exchange:
         """Decide an LLM call's fate: replay, live (and record), or CassetteMiss."""
         __tracebackhide__ = True  # the user's call is the frame that matters
-        if self.test_gate is not None:
+        counted = classification.counted
+        if self.test_gate is not None and counted:
             self.test_gate.admit(request.method.upper(), classification.endpoint)
         scrubber = self.config.scrubber
         secrets = scrubber.secrets_of(request.url, request.headers)
@@ -418,7 +430,7 @@ class TestRecorder:
             from pytest_llmbudget.recording.cassette import response_of
 
             cassette, position, interaction = hit
-            if cassette.matching.is_loose(interaction):
+            if counted and cassette.matching.is_loose(interaction):
                 self._check_drift(cassette, position, interaction, live)
             replay = response_of(interaction)
             if not self._may_record and not self.matching.repeats:
@@ -426,7 +438,7 @@ class TestRecorder:
             exchange = Exchange(self, request, classification, key, secrets, replay)
             self._emit(exchange, replay.status, replay.body, replay.headers, interaction, False)
             return exchange
-        if self.config.run_gate is not None:
+        if self.config.run_gate is not None and counted:
             self.config.run_gate.admit_live(self.nodeid)
         exchange = Exchange(self, request, classification, key, secrets, None)
         exchange.stored = stored
@@ -438,7 +450,7 @@ class TestRecorder:
         self, request: HttpRequest, classification: Classification, secrets: list[str]
     ) -> Exchange:
         """A call the suite's vcrpy filters keep out of its cassettes: live, counted, budgeted."""
-        if self.config.run_gate is not None:
+        if self.config.run_gate is not None and classification.counted:
             self.config.run_gate.admit_live(self.nodeid)
         exchange = Exchange(self, request, classification, ("", "", ""), secrets, None)
         exchange.stored = None
@@ -523,7 +535,10 @@ class TestRecorder:
         kept = exchange.stored is not None and self._filtered_response(interaction)
         with self._lock:
             self._pending.discard(exchange)
-            if kept and (status < 400 or self.config.record_errors):
+            # An error answer is kept out (a stale quota error must not replay), unless asked,
+            # or the request is no LLM call: then it is recorded as vcrpy would.
+            recordable = status < 400 or self.config.record_errors
+            if kept and (recordable or not exchange.classification.counted):
                 cassette = self._open()
                 cassette.append(interaction)
                 if cassette.existed:
@@ -590,6 +605,8 @@ class TestRecorder:
         cassette: str | None = None,
     ) -> None:
         c = exchange.classification
+        if not c.counted:
+            return  # no LLM call: replayed or recorded, never counted
         duration = exchange.elapsed() if live else float(interaction.get("duration_s") or 0.0)
         record = CallRecord(
             nodeid=self.nodeid,

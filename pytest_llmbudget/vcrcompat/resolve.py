@@ -98,6 +98,7 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
         serializer=None if serializer is yamlserializer and persister is None else serializer,
         persister=persister,
         source="vcr_config",
+        all_http=True,
     )
 
 

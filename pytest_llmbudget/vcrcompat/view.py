@@ -51,8 +51,8 @@ class CassetteView:
 
     @property
     def play_count(self) -> int:
-        """Recordings replayed so far (each plays once)."""
-        return sum(1 for record in self._recorder().records if not record.live)
+        """Replays so far, of LLM calls and any other request the cassettes hold."""
+        return sum(cassette.plays for cassette in self._cassettes())
 
     @property
     def all_played(self) -> bool:
