@@ -274,22 +274,32 @@ def report_of(root: Path) -> dict[str, Any]:
     return document
 
 
-@pytest.mark.parametrize(("name", "count"), sorted(SUITES.items()))
-def test_this_plugin_alone_replays_every_test_and_counts_every_call(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, count: int
-) -> None:
+def replay_suite(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, *args: str
+) -> dict[str, Any]:
+    """Replay suite ``name`` as CI does: every test passes, no cassette changes, every call
+    is counted and priced, none live. The run's report, for more checks."""
     monkeypatch.setenv("CI", "true")
     root = copy_suite(pytester, name)
     before = cassette_files(root)
 
-    reprec = pytester.inline_run(*THIS_PLUGIN_ALONE)
+    reprec = pytester.inline_run(*args)
 
     assert failing_tests(reprec) == {}
-    assert len(passed_tests(reprec)) == count
+    assert len(passed_tests(reprec)) == SUITES[name]
     assert cassette_files(root) == before
-    totals = report_of(root)["totals"]
+    report = report_of(root)
+    totals = report["totals"]
     assert (totals["calls"], totals["live_calls"]) == (CALLS[name], 0)
     assert totals["cost_usd"] > 0
+    return report
+
+
+@pytest.mark.parametrize("name", sorted(SUITES))
+def test_this_plugin_alone_replays_every_test_and_counts_every_call(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    replay_suite(pytester, monkeypatch, name, *THIS_PLUGIN_ALONE)
 
 
 @pytest.mark.parametrize("name", sorted(SUITES))
@@ -428,22 +438,11 @@ def test_the_drift_entry_holds_the_field_level_change(
     assert change in changes
 
 
-@pytest.mark.parametrize(("name", "count"), sorted(SUITES.items()))
+@pytest.mark.parametrize("name", sorted(SUITES))
 def test_beside_pytest_recording_every_call_vcrpy_answers_is_counted_once(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str, count: int
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, name: str
 ) -> None:
-    monkeypatch.setenv("CI", "true")
-    root = copy_suite(pytester, name)
-    before = cassette_files(root)
+    report = replay_suite(pytester, monkeypatch, name, *BOTH_PLUGINS)
 
-    reprec = pytester.inline_run(*BOTH_PLUGINS)
-
-    assert failing_tests(reprec) == {}
-    assert len(passed_tests(reprec)) == count
-    assert cassette_files(root) == before
-    report = report_of(root)
-    totals = report["totals"]
-    assert (totals["calls"], totals["live_calls"]) == (CALLS[name], 0)
-    assert totals["cost_usd"] > 0
     # vcrpy matched these, not this plugin: no drift is claimed for them.
     assert report["drift"] == []
