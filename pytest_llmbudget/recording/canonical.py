@@ -13,6 +13,7 @@ out when named in ``llm_match_ignore_url`` (`URL_PARTS`, or ``query.NAME``).
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -40,7 +41,10 @@ def canonical_url(url: str, ignore: Iterable[str] = ()) -> str:
     return _canonical_parts(url, frozenset(ignore))
 
 
+@functools.lru_cache(maxsize=4096)
 def _canonical_parts(url: str, ignore: frozenset[str]) -> str:
+    """Cached: a test replays the same few URLs (one endpoint, a loopback stand-in's port)
+    over and over, and splitting each one again was most of a loopback replay's key."""
     from urllib.parse import urlsplit
 
     parts = urlsplit(url)

@@ -69,23 +69,24 @@ def _marked(item: pytest.Item) -> bool:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """A marked test sets up ``vcr`` first, as pytest-recording's autouse fixture does,
     so its cassette settings are in place before any fixture makes a call. Unmarked
-    tests pay nothing (an autouse fixture would cost every test of the suite)."""
+    tests pay nothing (an autouse fixture, or a per-test hook, would cost every test)."""
+    from pytest_llmbudget.runstate import closest_marker
+
     for item in items:
-        names = getattr(item, "fixturenames", None)
-        if isinstance(names, list) and "vcr" not in names and _marked(item):
-            names.insert(0, "vcr")
+        if _marked(item):
+            names = getattr(item, "fixturenames", None)
+            if isinstance(names, list) and "vcr" not in names:
+                names.insert(0, "vcr")
+        elif closest_marker(item, "block_network") is not None:
+            _block_network(item)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_setup(item: pytest.Item) -> None:
+def _block_network(item: pytest.Item) -> None:
     """``@pytest.mark.block_network`` on a test without ``vcr``: pytest-recording blocks its
     sockets whatever the record mode, so its LLM calls may only replay."""
-    from pytest_llmbudget.runstate import CASSETTE_SETUP, cassette_file, closest_marker
-
-    if closest_marker(item, "block_network") is None or _marked(item):
-        return
     from pytest_llmbudget.recording.cassette_setup import CassetteSetup
     from pytest_llmbudget.recording.modes import RecordMode
+    from pytest_llmbudget.runstate import CASSETTE_SETUP, cassette_file
 
     item.stash[CASSETTE_SETUP] = CassetteSetup(
         path=cassette_file(item, item.config.stash[SETTINGS]),

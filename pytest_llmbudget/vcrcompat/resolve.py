@@ -15,7 +15,7 @@ import dataclasses
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import pytest
 
@@ -34,33 +34,83 @@ _NOT_VCRPY = frozenset({"allowed_hosts"})
 _EXPLICIT = frozenset({"--llm-record", "--record-mode", "--block-network", "CI"})
 
 
-def merged_config(request: pytest.FixtureRequest) -> dict[str, Any]:
-    """``vcr_config``, then each marker's keyword arguments from the farthest to the closest."""
+def _vcr_config(request: pytest.FixtureRequest) -> dict[str, Any]:
     config = request.getfixturevalue("vcr_config")
     if not isinstance(config, dict):
         raise pytest.UsageError(
             f"{request.node.nodeid}: the vcr_config fixture returned "
             f"{type(config).__name__}, not a dict of vcrpy options"
         )
+    return config
+
+
+def merged_config(config: dict[str, Any], marks: list[pytest.Mark]) -> dict[str, Any]:
+    """``vcr_config``, then each marker's keyword arguments from the farthest to the closest."""
     merged = copy.deepcopy(config)
-    for marker in reversed(list(request.node.iter_markers(name="vcr"))):
+    for marker in reversed(marks):
         merged.update(marker.kwargs)
     return merged
 
 
+class _Shared(NamedTuple):
+    """vcrpy's reading of one configuration, which the tests of a module share."""
+
+    config: dict[str, Any]  # the vcr_config object read: kept alive, its id is in the key
+    merged: dict[str, Any]
+    transform: Callable[[str], str]
+    setup: CassetteSetup  # each test's own path, extra cassettes and mode go in per test
+
+
+# (id of vcr_config, ids of the markers with options, the cassette folder) -> its reading.
+_SHARED = pytest.StashKey[dict[tuple[int, tuple[int, ...], str], _Shared]]()
+
+
 def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup:
+    """One marked test's cassette and rules.
+
+    A module- or session-scoped ``vcr_config`` is the same object for every test: vcrpy
+    reads it (and ``pytest_recording_configure`` runs) once per module, not once per test.
+    """
+    __tracebackhide__ = True
+    config = _vcr_config(request)
+    marks = list(request.node.iter_markers(name="vcr"))
+    library = str(request.getfixturevalue("vcr_cassette_dir"))
+    cache = request.config.stash.setdefault(_SHARED, {})
+    key = (id(config), tuple(id(mark) for mark in marks if mark.kwargs), library)
+    shared = cache.get(key)
+    if shared is None or shared.config is not config:
+        shared = cache[key] = _read(request, config, marks, library)
+    # pytest-recording's own length check (its quirk included: the serializer's bare name).
+    name = shortened(
+        str(request.getfixturevalue("default_cassette_name")),
+        shared.merged.get("serializer", ".yaml"),
+    )
+    # Extra cassettes, as pytest-recording finds them: relative to vcr_cassette_dir, as named.
+    extras = tuple(
+        Path(os.path.abspath(os.path.join(library, str(arg))))
+        for marker in marks
+        for arg in marker.args
+    )
+    return shared.setup._replace(
+        # vcrpy's transformer puts the name in the library folder: vcr_config's
+        # cassette_library_dir when it names one (relative to the working directory, as
+        # vcrpy opens it), else vcr_cassette_dir; then any path_transformer of the suite's.
+        path=Path(os.path.abspath(shared.transform(name))),
+        extra=tuple(dict.fromkeys(extras)),
+        mode=_mode(shared.merged, settings, request.node.nodeid),
+    )
+
+
+def _read(
+    request: pytest.FixtureRequest, config: dict[str, Any], marks: list[pytest.Mark], library: str
+) -> _Shared:
+    """vcrpy's own reading of the configuration, after the suite's hook has had its say."""
     __tracebackhide__ = True
     from vcr import VCR
     from vcr.persisters.filesystem import FilesystemPersister
     from vcr.serializers import yamlserializer
 
-    merged = merged_config(request)
-    nodeid = request.node.nodeid
-    library = str(request.getfixturevalue("vcr_cassette_dir"))
-    # pytest-recording's own length check (its quirk included: the serializer's bare name).
-    name = shortened(
-        str(request.getfixturevalue("default_cassette_name")), merged.get("serializer", ".yaml")
-    )
+    merged = merged_config(config, marks)
     suffix = f".{merged['serializer']}" if "serializer" in merged else ".yaml"
     vcr = VCR(path_transformer=VCR.ensure_suffix(suffix), cassette_library_dir=library)
     request.config.hook.pytest_recording_configure(config=request.config, vcr=vcr)
@@ -71,35 +121,27 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
     try:
         resolved = vcr.get_merged_config(**options)
     except (KeyError, ValueError, TypeError) as error:
-        raise pytest.UsageError(f"{nodeid}: vcr_config: {error}") from None
-    # vcrpy's transformer puts the name in the library folder: vcr_config's
-    # cassette_library_dir when it names one (relative to the working directory, as
-    # vcrpy opens it), else vcr_cassette_dir; then any path_transformer of the suite's.
-    transform: Callable[[str], str] = resolved["path_transformer"]
-    path = Path(os.path.abspath(transform(name)))
-    # Extra cassettes, as pytest-recording finds them: relative to vcr_cassette_dir, as named.
-    extras = tuple(
-        Path(os.path.abspath(os.path.join(library, str(arg))))
-        for marker in request.node.iter_markers(name="vcr")
-        for arg in marker.args
-    )
+        raise pytest.UsageError(f"{request.node.nodeid}: vcr_config: {error}") from None
     serializer = resolved["serializer"]
     # A persister of the suite's own reads and writes its files (vcrpy's: we do).
     persister = None if resolved["persister"] is FilesystemPersister else resolved["persister"]
     matching = _matching(resolved["match_on"], explicit="match_on" in merged)
     matching = dataclasses.replace(matching, repeats=bool(resolved["allow_playback_repeats"]))
-    return CassetteSetup(
-        path=path,
-        extra=tuple(dict.fromkeys(extras)),
-        mode=_mode(merged, settings, nodeid),
+    setup = CassetteSetup(
+        path=Path(library),
         matching=matching,
-        request_filter=_request_filter(resolved["before_record_request"]),
+        request_filter=(
+            _request_filter(resolved["before_record_request"])
+            if _filters_requests(vcr, options)
+            else None
+        ),
         response_filter=resolved["before_record_response"],
         serializer=None if serializer is yamlserializer and persister is None else serializer,
         persister=persister,
         source="vcr_config",
         all_http=True,
     )
+    return _Shared(config, merged, resolved["path_transformer"], setup)
 
 
 def _mode(merged: dict[str, Any], settings: Settings, nodeid: str) -> Any:
@@ -129,7 +171,39 @@ def _matching(matchers: Any, *, explicit: bool) -> Matching:
             custom.append(matcher)
         else:
             parts.append(part)
-    return Matching(loose_on=tuple(parts), custom=tuple(custom), everywhere=explicit)
+    # A match_on that compares all the strict key does (method, the whole URL, the body)
+    # and nothing else is the strict rule: recordings of ours keep their hashed index.
+    strict = not custom and STRICT_PARTS.issubset(parts) and set(parts) <= STRICT_PARTS | URL_PARTS
+    whole_url = "uri" in parts or URL_PARTS.issubset(parts)
+    everywhere = explicit and not (strict and whole_url)
+    return Matching(loose_on=tuple(parts), custom=tuple(custom), everywhere=everywhere)
+
+
+# What the strict key holds beyond the URL, and vcrpy's matchers that make up the URL.
+STRICT_PARTS = frozenset({"method", "body"})
+URL_PARTS = frozenset({"uri", "scheme", "host", "port", "path", "query"})
+
+
+# The options vcrpy builds its before_record_request chain from (config.py), and the
+# attribute of the VCR object each falls back on (a pytest_recording_configure may set it).
+_REQUEST_FILTER_OPTIONS = {
+    "filter_headers": "filter_headers",
+    "filter_query_parameters": "filter_query_parameters",
+    "filter_post_data_parameters": "filter_post_data_parameters",
+    "before_record_request": "before_record_request",
+    "before_record": "before_record_request",
+    "ignore_hosts": "ignore_hosts",
+    "ignore_localhost": "ignore_localhost",
+}
+
+
+def _filters_requests(vcr: Any, options: dict[str, Any]) -> bool:
+    """The chain would do anything: else it is skipped, for it copies every request (a
+    deep copy, and vcrpy's Request built and read back) on the way to its replay."""
+    return any(
+        options.get(option, getattr(vcr, attribute, None))
+        for option, attribute in _REQUEST_FILTER_OPTIONS.items()
+    )
 
 
 def _request_filter(chain: Callable[[Any], Any]) -> Callable[[HttpRequest], HttpRequest | None]:
