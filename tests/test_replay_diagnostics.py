@@ -154,9 +154,8 @@ def test_a_miss_without_a_cassette_says_it_does_not_exist_yet(
         pytest.param(
             "chat('hi')",
             [
-                "Every recording of POST http://localhost/v1/chat/completions was already "
-                "played by this test; the closest, interaction 1 of test_fix.yaml: "
-                "it is the same request, played already."
+                "The same request is interaction 1 of test_fix.yaml, already played by this "
+                "test: it makes this call once more than when the cassette was recorded."
             ],
             id="the-same-request",
         ),
@@ -290,3 +289,18 @@ def test_a_new_cassette_or_a_pure_replay_appends_nothing(
     assert standin.hits == 2
     assert report(pytester)["appended"] == []
     assert "added by" not in replayed.stdout.str()
+
+
+def test_a_repeated_request_is_explained_by_its_played_recording_not_another_one(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """An unplayed recording of the same URL for another prompt is not why this one missed."""
+    suite(pytester, "chat('status?')", "chat('something else')")
+    run(pytester).assert_outcomes(passed=1)
+    suite(pytester, "chat('status?')", "chat('status?')")
+    result = replay(pytester)
+    result.assert_outcomes(failed=1)
+    assert explanation(result) == [
+        "The same request is interaction 1 of test_fix.yaml, already played by this test: "
+        "it makes this call once more than when the cassette was recorded."
+    ]

@@ -81,8 +81,10 @@ def closest(cassettes: Sequence[Cassette], live: Live) -> list[str]:
                 continue
             changes = request_changes(live, request, matching)
             played = position in cassette.played
-            rank = (played, len(changes))
-            if best is None or rank < (best[1], best[0]):
+            # The same request, played already, explains the miss best; then an unplayed
+            # recording before a played one, then the fewest differences.
+            rank = (bool(changes), played, len(changes))
+            if best is None or rank < (bool(best[4]), best[1], best[0]):
                 best = (len(changes), played, position, cassette, changes)
     if best is None:
         lines = [f"The cassette has no {wanted[0]} request to {wanted[1]}; it records:"]
@@ -93,6 +95,12 @@ def closest(cassettes: Sequence[Cassette], live: Live) -> list[str]:
         return lines
     _count, played, position, cassette, changes = best
     where = f"interaction {position + 1} of {cassette.path.name}"
+    if not changes:
+        # Ranked first whatever else is left: the test asks once more than it did recording.
+        return [
+            f"The same request is {where}, already played by this test: it makes this "
+            "call once more than when the cassette was recorded."
+        ]
     if played:
         lines = [
             f"Every recording of {wanted[0]} {wanted[1]} was already played by this test; "
@@ -100,7 +108,4 @@ def closest(cassettes: Sequence[Cassette], live: Live) -> list[str]:
         ]
     else:
         lines = [f"The closest recording, {where}, differs in:"]
-    if not changes:
-        lines[0] = lines[0].replace(", differs in:", ": it is the same request, played already.")
-        return lines
     return lines + describe(changes, indent="  ")
