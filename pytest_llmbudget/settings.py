@@ -160,9 +160,16 @@ class Settings(NamedTuple):
             junit_path=_path(Path.cwd(), config.getoption("llm_junit") or ""),
             html_path=_path(Path.cwd(), config.getoption("llm_html") or ""),
             limits=read_limits(config),
-            ledger_path=_path(rootdir, config.getoption("llm_ledger") or "")
+            ledger_path=_ledger(rootdir, config.getoption("llm_ledger") or "")
             or rootdir / ".llmbudget" / "ledger.sqlite",
         )
+
+
+def _ledger(rootdir: Path, value: str) -> Path | None:
+    try:
+        return ledger_file(rootdir, value)
+    except ValueError as error:
+        raise pytest.UsageError(f"--llm-ledger: {error}") from None
 
 
 def _record_mode(config: pytest.Config) -> tuple[RecordMode, str]:
@@ -203,6 +210,33 @@ def _unknown_model(config: pytest.Config) -> str:
         return parse_choice(option, UNKNOWN_MODEL_MODES, "--llm-unknown-model")
     ini = str(config.getini("llm_unknown_model") or "").strip()
     return parse_choice(ini or "warn", UNKNOWN_MODEL_MODES, "llm_unknown_model")
+
+
+def ledger_file(base: Path, value: str) -> Path | None:
+    """``--llm-ledger``: a SQLite file (relative to ``base``), or ``sqlite:///PATH``.
+
+    Anything else shaped like a URL is refused with ``ValueError``: taken as a
+    path, ``postgresql://user:secret@host/db`` became a SQLite file of that name
+    in the working directory, its password in the file name. The message shows
+    the URL with its password hidden.
+    """
+    value = value.strip()
+    scheme, sep, rest = value.partition("://")
+    if not sep or not scheme.replace("+", "").replace(".", "").replace("-", "").isalnum():
+        return _path(base, value)
+    if scheme.lower() == "sqlite" and rest.startswith("/"):
+        return _path(base, rest[1:]) if rest[1:] else None
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value)
+    shown = value
+    if parts.password:
+        shown = value.replace(f":{parts.password}@", ":***@", 1)
+    raise ValueError(
+        f"{shown} is not a ledger this plugin can use: give a SQLite file path "
+        "(default .llmbudget/ledger.sqlite under the rootdir) or sqlite:///PATH; "
+        f"{scheme}:// ledgers are not supported"
+    )
 
 
 def _path(base: Path, value: str) -> Path | None:

@@ -453,3 +453,30 @@ def test_bad_values_are_usage_errors(
     result = pytester.runpytest(*args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert expected in result.stderr.str()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["postgresql://ledger:s3cret-pass@localhost/costs", "mysql://root:s3cret-pass@db/costs"],
+)
+def test_a_ledger_url_the_plugin_cannot_use_is_a_usage_error_without_its_password(
+    pytester: pytest.Pytester, value: str
+) -> None:
+    """Taken as a path it was a SQLite file named after the URL, password included."""
+    pytester.makepyfile(test_none="def test_none():\n    pass\n")
+
+    result = pytester.runpytest("-p", "no:cacheprovider", f"--llm-ledger={value}")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--llm-ledger: *:***@* is not a ledger*SQLite file path*"])
+    assert "s3cret-pass" not in result.stderr.str() + result.stdout.str()
+    assert sorted(p.name for p in pytester.path.iterdir()) == ["test_none.py"]
+
+
+def test_a_sqlite_url_names_the_ledger_file(pytester: pytest.Pytester, standin: StandIn) -> None:
+    write_test(pytester, "test_day", ASK + "\ndef test_day():\n    ask('ledger me')\n")
+    pytester.runpytest(
+        "-p", "no:cacheprovider", "--llm-ledger=sqlite:///costs/team.sqlite"
+    ).assert_outcomes(passed=1)
+    assert (pytester.path / "costs" / "team.sqlite").is_file()
+    assert not (pytester.path / ".llmbudget" / "ledger.sqlite").exists()

@@ -445,3 +445,13 @@ def test_history_ledger_is_taken_from_the_rootdir_as_llm_ledger_takes_it(
 def test_first_day_counts_today() -> None:
     assert first_day(1, dt.date(2025, 3, 1)) == dt.date(2025, 3, 1)
     assert first_day(7, dt.date(2025, 3, 1)) == dt.date(2025, 2, 23)
+
+
+def test_history_refuses_a_ledger_url_it_cannot_read_without_showing_its_password(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    result = llmbudget("history", "--ledger", "postgresql://u:s3cret-pass@db/costs", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "postgresql://u:***@db/costs is not a ledger" in result.stderr
+    assert "s3cret-pass" not in result.stderr + result.stdout

@@ -76,7 +76,13 @@ def _ledger_path(args: argparse.Namespace) -> Path | None:
     """The ledger to read; None when the default one does not exist yet."""
     rootdir = find_project(rootdir=args.rootdir).rootdir
     if args.ledger is not None:
-        path = rootdir / Path(args.ledger)  # relative to the rootdir, as --llm-ledger takes it
+        from pytest_llmbudget.settings import ledger_file
+
+        try:
+            # relative to the rootdir, as --llm-ledger takes it
+            path = ledger_file(rootdir, args.ledger) or rootdir / DEFAULT_LEDGER
+        except ValueError as error:
+            raise UsageProblemError(f"--ledger: {error}") from None
         if not path.is_file():
             where = "" if Path(args.ledger).is_absolute() else f" ({path})"
             raise UsageProblemError(f"--ledger {args.ledger}: no such file{where}")
