@@ -19,7 +19,7 @@ from pytest_llmbudget.limits import Limits, violation
 from pytest_llmbudget.report.formatting import usd
 
 if TYPE_CHECKING:
-    from pytest_llmbudget.shared_gate import SharedAdmissions
+    from pytest_llmbudget.shared_gate import Admissions
 
 WARN_AT = (Decimal("0.5"), Decimal("0.75"), Decimal("0.9"))
 
@@ -37,7 +37,7 @@ class RunGate:
         *,
         spent_today: Callable[[], Decimal] | None = None,
         warn: Callable[[str], None] | None = None,
-        shared: SharedAdmissions | None = None,
+        shared: Admissions | None = None,
     ) -> None:
         self.limits = limits
         self._shared = shared

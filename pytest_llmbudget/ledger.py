@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     import sqlite3
@@ -69,6 +69,17 @@ def open_for_writing(path: Path, extra_schema: str = "", timeout: float = 30) ->
                 connection.close()
                 raise
             time.sleep(0.01)
+
+
+class LedgerStore(Protocol):
+    """What a run writes its live calls to and reads its daily spend from (a `Ledger`, or
+    pg_ledger's `PgLedger`)."""
+
+    def add(self, record: CallRecord, when: dt.datetime | None = None) -> None: ...
+
+    def spent_last_day(self) -> Decimal: ...
+
+    def close(self) -> None: ...
 
 
 class Ledger:

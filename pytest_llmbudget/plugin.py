@@ -332,10 +332,13 @@ def _finish(run: RunState, session: pytest.Session) -> None:
             run.settings.junit_path,
             unknown_model_fails=run.settings.unknown_model == "fail",
         )
-    if run.settings.html_path is not None:
+    settings = run.settings
+    if settings.html_path is not None:
         from pytest_llmbudget.report import html
 
-        html.write(run.summary, run.settings.html_path, ledger_path=run.settings.ledger_path)
+        html.write(
+            run.summary, settings.html_path, ledger_path=settings.ledger_url or settings.ledger_path
+        )
     if _on_github(session.config):
         from pytest_llmbudget.report import github
 

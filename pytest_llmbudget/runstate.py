@@ -28,11 +28,11 @@ if TYPE_CHECKING:  # loaded when needed: the first LLM call, xdist, the end of a
 
     from pytest_llmbudget.budget import RunGate
     from pytest_llmbudget.budget_warnings import BudgetWarnings
-    from pytest_llmbudget.ledger import Ledger
+    from pytest_llmbudget.ledger import LedgerStore
     from pytest_llmbudget.recording.cassette_setup import CassetteSetup  # noqa: F401 (named in a string below)
     from pytest_llmbudget.recording.recorder import RecorderConfig, TestRecorder
     from pytest_llmbudget.records import CallRecord
-    from pytest_llmbudget.shared_gate import SharedAdmissions
+    from pytest_llmbudget.shared_gate import Admissions
     from pytest_llmbudget.summary import RunSummary
 
 RUN_ID_KEY = "llmbudget_run_id"
@@ -47,8 +47,8 @@ class Engine(NamedTuple):
 
     recorder_config: RecorderConfig
     gate: RunGate
-    ledger: Ledger
-    shared: SharedAdmissions | None  # the run-wide gate of an xdist worker
+    ledger: LedgerStore
+    shared: Admissions | None  # the run-wide gate of xdist workers, or of a team ledger
 
 
 class OutcomeLog:
@@ -368,13 +368,27 @@ def build_engine(run: RunState) -> Engine:
         return hook.pytest_llmbudget_classify(request=request)
 
     limits = settings.limits
-    ledger = Ledger(settings.ledger_path, run_id=run.run_id)
-    run_wide = (limits.budget_usd, limits.max_calls, limits.daily_budget_usd)
-    shared = None
-    if run.is_worker and any(limit is not None for limit in run_wide):
-        from pytest_llmbudget.shared_gate import SharedAdmissions
+    run_wide = any(
+        limit is not None
+        for limit in (limits.budget_usd, limits.max_calls, limits.daily_budget_usd)
+    )
+    ledger: LedgerStore
+    shared: Admissions | None = None
+    if settings.ledger_url is not None:
+        # The team ledger: every live call admitted against it, whatever the process, so
+        # a daily budget holds across the hosts that share it.
+        from pytest_llmbudget.pg_ledger import PgAdmissions, PgLedger
 
-        shared = SharedAdmissions(settings.ledger_path, run.run_id)
+        # Admitted with or without a limit: a server that cannot be reached refuses the
+        # call before it is sent, rather than after, when its record cannot be written.
+        ledger = PgLedger(settings.ledger_url, run_id=run.run_id)
+        shared = PgAdmissions(settings.ledger_url, run.run_id)
+    else:
+        ledger = Ledger(settings.ledger_path, run_id=run.run_id)
+        if run.is_worker and run_wide:
+            from pytest_llmbudget.shared_gate import SharedAdmissions
+
+            shared = SharedAdmissions(settings.ledger_path, run.run_id)
     gate = RunGate(
         limits,
         spent_today=ledger.spent_last_day if limits.daily_budget_usd is not None else None,

@@ -136,6 +136,8 @@ class Settings(NamedTuple):
     html_path: Path | None
     limits: Limits
     ledger_path: Path
+    # A team ledger on PostgreSQL (--llm-ledger=postgresql://..., or LLMBUDGET_LEDGER).
+    ledger_url: str | None
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -143,6 +145,7 @@ class Settings(NamedTuple):
         mode, source = _record_mode(config)
         cassette_dir_option = config.getoption("llm_cassette_dir")
         cassette_dir = rootdir / cassette_dir_option if cassette_dir_option else None
+        ledger = ledger_value(config.getoption("llm_ledger"))
         return cls(
             record_mode=mode,
             record_mode_source=source,
@@ -160,8 +163,8 @@ class Settings(NamedTuple):
             junit_path=_path(Path.cwd(), config.getoption("llm_junit") or ""),
             html_path=_path(Path.cwd(), config.getoption("llm_html") or ""),
             limits=read_limits(config),
-            ledger_path=_ledger(rootdir, config.getoption("llm_ledger") or "")
-            or rootdir / ".llmbudget" / "ledger.sqlite",
+            ledger_path=_ledger(rootdir, ledger) or rootdir / ".llmbudget" / "ledger.sqlite",
+            ledger_url=ledger if is_database_url(ledger) else None,
         )
 
 
@@ -212,18 +215,38 @@ def _unknown_model(config: pytest.Config) -> str:
     return parse_choice(ini or "warn", UNKNOWN_MODEL_MODES, "llm_unknown_model")
 
 
-def ledger_file(base: Path, value: str) -> Path | None:
-    """``--llm-ledger``: a SQLite file (relative to ``base``), or ``sqlite:///PATH``.
+# Where the ledger's URL comes from when --llm-ledger is not given: a CI secret in the
+# environment keeps the database password out of command lines and files.
+LEDGER_ENV = "LLMBUDGET_LEDGER"
+DATABASE_SCHEMES = ("postgresql", "postgres")
 
-    Anything else shaped like a URL is refused with ``ValueError``: taken as a
-    path, ``postgresql://user:secret@host/db`` became a SQLite file of that name
-    in the working directory, its password in the file name. The message shows
-    the URL with its password hidden.
+
+def ledger_value(option: str | None) -> str:
+    """``--llm-ledger``, else the ``LLMBUDGET_LEDGER`` environment variable, else empty."""
+    return (option or os.environ.get(LEDGER_ENV) or "").strip()
+
+
+def is_database_url(value: str) -> bool:
+    """A PostgreSQL ledger URL: the team ledger (pg_ledger.py)."""
+    scheme, sep, _rest = value.partition("://")
+    return bool(sep) and scheme.lower() in DATABASE_SCHEMES
+
+
+def ledger_file(base: Path, value: str) -> Path | None:
+    """``--llm-ledger``: a SQLite file (relative to ``base``), or ``sqlite:///PATH``; None for
+    the default file, or for a PostgreSQL URL (the team ledger).
+
+    Any other URL is refused with ``ValueError``: taken as a path,
+    ``mysql://user:secret@host/db`` would become a SQLite file of that name in the
+    working directory, its password in the file name. The message shows the URL
+    with its password hidden.
     """
     value = value.strip()
     scheme, sep, rest = value.partition("://")
     if not sep or not scheme.replace("+", "").replace(".", "").replace("-", "").isalnum():
         return _path(base, value)
+    if is_database_url(value):
+        return None
     if scheme.lower() == "sqlite" and rest.startswith("/"):
         return _path(base, rest[1:]) if rest[1:] else None
     from urllib.parse import urlsplit
@@ -234,8 +257,8 @@ def ledger_file(base: Path, value: str) -> Path | None:
         shown = value.replace(f":{parts.password}@", ":***@", 1)
     raise ValueError(
         f"{shown} is not a ledger this plugin can use: give a SQLite file path "
-        "(default .llmbudget/ledger.sqlite under the rootdir) or sqlite:///PATH; "
-        f"{scheme}:// ledgers are not supported"
+        "(default .llmbudget/ledger.sqlite under the rootdir), sqlite:///PATH, or a "
+        f"postgresql:// URL; {scheme}:// ledgers are not supported"
     )
 
 
@@ -334,7 +357,9 @@ def add_options(parser: pytest.Parser) -> None:
         dest="llm_ledger",
         metavar="PATH",
         default=None,
-        help="SQLite ledger of every live call (default: .llmbudget/ledger.sqlite in the rootdir).",
+        help="Ledger of every live call: a SQLite file (default: .llmbudget/ledger.sqlite in "
+        "the rootdir), or a postgresql:// URL for one ledger shared by a team "
+        "(default: the LLMBUDGET_LEDGER environment variable).",
     )
     parser.addini("llm_record", "Default record mode (see --llm-record).", default="")
     parser.addini(

@@ -25,7 +25,7 @@ import threading
 from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from pytest_llmbudget.ledger import open_for_writing, utc_stamp
 
@@ -47,6 +47,14 @@ KEEP = dt.timedelta(days=2)
 # Decides on one call from the run's admissions and spend so far (and the other
 # runs' spend of the last 24 hours, when asked for); raises to refuse.
 Check = Callable[[int, Decimal, Decimal | None], None]
+
+
+class Admissions(Protocol):
+    """What the run gate asks of a shared admission store (this one, or pg_ledger's)."""
+
+    def admit(self, nodeid: str, check: Check, *, daily: bool = False) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def _total(rows: Iterable[tuple[str]]) -> Decimal:

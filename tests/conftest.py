@@ -38,8 +38,31 @@ def standin(standin_server: StandIn, monkeypatch: pytest.MonkeyPatch) -> StandIn
     return standin_server
 
 
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[str]:
+    """A real PostgreSQL server for the team-ledger tests, started and stopped here."""
+    from pgserver import running_server, server_binaries
+
+    if server_binaries() is None:
+        pytest.skip("no PostgreSQL server binaries here (initdb, pg_ctl): team ledger untested")
+    with running_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> str:
+    """The server's URL, its ledger tables dropped: each test starts from an empty ledger."""
+    import psycopg
+
+    with psycopg.connect(postgres_server, autocommit=True) as connection:
+        for table in ("llmbudget_calls", "llmbudget_admissions", "llmbudget_schema"):
+            connection.execute(f"DROP TABLE IF EXISTS {table}")
+    return postgres_server
+
+
 @pytest.fixture(autouse=True)
 def _outside_ci(monkeypatch: pytest.MonkeyPatch) -> None:
     """Inner runs must not inherit CI's replay-only default unless a test asks for it."""
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    monkeypatch.delenv("LLMBUDGET_LEDGER", raising=False)

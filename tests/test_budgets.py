@@ -457,7 +457,7 @@ def test_bad_values_are_usage_errors(
 
 @pytest.mark.parametrize(
     "value",
-    ["postgresql://ledger:s3cret-pass@localhost/costs", "mysql://root:s3cret-pass@db/costs"],
+    ["mysql://root:s3cret-pass@db/costs", "redis://default:s3cret-pass@cache:6379/0"],
 )
 def test_a_ledger_url_the_plugin_cannot_use_is_a_usage_error_without_its_password(
     pytester: pytest.Pytester, value: str

@@ -451,7 +451,7 @@ def test_history_refuses_a_ledger_url_it_cannot_read_without_showing_its_passwor
     tmp_path: Path,
 ) -> None:
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
-    result = llmbudget("history", "--ledger", "postgresql://u:s3cret-pass@db/costs", cwd=tmp_path)
+    result = llmbudget("history", "--ledger", "mysql://u:s3cret-pass@db/costs", cwd=tmp_path)
     assert result.returncode == 2
-    assert "postgresql://u:***@db/costs is not a ledger" in result.stderr
+    assert "mysql://u:***@db/costs is not a ledger" in result.stderr
     assert "s3cret-pass" not in result.stderr + result.stdout

@@ -21,8 +21,16 @@ DEFAULT_LEDGER = Path(".llmbudget") / "ledger.sqlite"
 DEFAULT_DAYS = 7
 
 
-def read_calls(path: Path, since: dt.date) -> tuple[list[LedgerCall], int]:
-    """The ledger's calls since ``since``; `UsageProblemError` naming a file that is no ledger."""
+def read_calls(path: Path | str, since: dt.date) -> tuple[list[LedgerCall], int]:
+    """The ledger's calls since ``since``; `UsageProblemError` naming a file that is no ledger,
+    or a team ledger (a PostgreSQL URL) that cannot be read."""
+    if isinstance(path, str):
+        from pytest_llmbudget import pg_ledger
+
+        try:
+            return pg_ledger.read_calls(path, since)
+        except pg_ledger.LedgerUnavailable as error:
+            raise UsageProblemError(str(error)) from None
     try:
         return ledger.read_calls(path, since)
     except ledger.LedgerReadError as error:
@@ -72,12 +80,17 @@ def _print_history(calls: list[LedgerCall]) -> None:
     print(f"Total: {count(len(calls))} live call{'s' if len(calls) != 1 else ''}, {usd(total)}.")
 
 
-def _ledger_path(args: argparse.Namespace) -> Path | None:
-    """The ledger to read; None when the default one does not exist yet."""
-    rootdir = find_project(rootdir=args.rootdir).rootdir
-    if args.ledger is not None:
-        from pytest_llmbudget.settings import ledger_file
+def _ledger_path(args: argparse.Namespace) -> Path | str | None:
+    """The ledger to read (a file, or a team ledger's URL); None when the default file does
+    not exist yet."""
+    from pytest_llmbudget.settings import is_database_url, ledger_file, ledger_value
 
+    given = ledger_value(args.ledger) or None
+    if given is not None and is_database_url(given):
+        return given
+    rootdir = find_project(rootdir=args.rootdir).rootdir
+    if given is not None:
+        args.ledger = given
         try:
             # relative to the rootdir, as --llm-ledger takes it
             path = ledger_file(rootdir, args.ledger) or rootdir / DEFAULT_LEDGER
@@ -102,7 +115,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     since = first_day(args.days)
     calls, total = read_calls(path, since)
     window = "today" if args.days == 1 else f"in the last {args.days} days"
-    print(f"Live LLM spend {window} (UTC, since {since}), from {path}:")
+    shown = path
+    if isinstance(path, str):
+        from pytest_llmbudget.pg_ledger import shown as hidden_password
+
+        shown = hidden_password(path)
+    print(f"Live LLM spend {window} (UTC, since {since}), from {shown}:")
     if calls:
         _print_history(calls)
     else:

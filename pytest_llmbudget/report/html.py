@@ -55,22 +55,35 @@ class History:
     problem: str = ""
 
 
-def read_history(path: Path, *, days: int = HISTORY_DAYS, today: dt.date | None = None) -> History:
-    """The last ``days`` days of the ledger at ``path``, which is read, never created."""
-    if not path.is_file():
-        return History(str(path), problem=f"No live call recorded yet: no ledger at {path}.")
+def read_history(
+    path: Path | str, *, days: int = HISTORY_DAYS, today: dt.date | None = None
+) -> History:
+    """The last ``days`` days of the ledger at ``path`` (a SQLite file, read, never created;
+    or a team ledger's PostgreSQL URL)."""
     today = today or dt.datetime.now(dt.UTC).date()
     since = ledger.first_day(days, today)
-    try:
-        calls, _total = ledger.read_calls(path, since)
-    except ledger.LedgerReadError as error:
-        return History(str(path), problem=str(error))
+    if isinstance(path, str):
+        from pytest_llmbudget import pg_ledger
+
+        name = pg_ledger.shown(path)
+        try:
+            calls, _total = pg_ledger.read_calls(path, since)
+        except pg_ledger.LedgerUnavailable as error:
+            return History(name, problem=str(error))
+    else:
+        name = str(path)
+        if not path.is_file():
+            return History(name, problem=f"No live call recorded yet: no ledger at {path}.")
+        try:
+            calls, _total = ledger.read_calls(path, since)
+        except ledger.LedgerReadError as error:
+            return History(name, problem=str(error))
     per_day = ledger.spend_per_day(calls)
     window = (since + dt.timedelta(days=n) for n in range(days))
-    return History(str(path), tuple((day, per_day.get(day.isoformat(), Spend())) for day in window))
+    return History(name, tuple((day, per_day.get(day.isoformat(), Spend())) for day in window))
 
 
-def write(summary: RunSummary, path: Path, *, ledger_path: Path | None) -> None:
+def write(summary: RunSummary, path: Path, *, ledger_path: Path | str | None) -> None:
     from pytest_llmbudget.recording.cassette import write_atomic
 
     history = read_history(ledger_path) if ledger_path is not None else None
