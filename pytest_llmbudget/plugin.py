@@ -38,12 +38,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     add_options(parser)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_load_initial_conftests(early_config: pytest.Config, parser: pytest.Parser) -> None:
-    """pytest-recording's options, when pytest-recording is not there to add them."""
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(
+    early_config: pytest.Config, parser: pytest.Parser
+) -> Generator[None, None, None]:
+    """pytest-recording's fixtures and options, when pytest-recording is not there to add
+    them: decided around the conftests, which may bring it in themselves."""
     from pytest_llmbudget.vcrcompat import options
 
-    options.take_over(early_config, parser)
+    options.before_conftests(early_config)
+    result = yield
+    options.after_conftests(early_config, parser)
+    return result
 
 
 def _price_book(settings: Settings) -> PriceBook:
@@ -83,7 +89,8 @@ def pytest_configure(config: pytest.Config) -> None:
     if options.serves_vcr(config):
         from pytest_llmbudget.vcrcompat import plugin as vcr_plugin
 
-        vcr_plugin.register(config, settings)
+        if not vcr_plugin.register(config, settings):
+            config.stash[options.SERVES_VCR] = False
     from pytest_llmbudget.defaults import DefaultHooks
 
     config.pluginmanager.register(

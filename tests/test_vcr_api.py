@@ -587,6 +587,10 @@ def test_cassette_names_and_folders_come_from_pytest_recordings_fixtures(
     ("config", "message"),
     [
         ('{"persister": Persister}', "*CassetteError*the persister Persister cannot read it*"),
+        (
+            '{"filter_sensitive_data": {"<ACCOUNT>": "acct-98765"}}',
+            "*filter_sensitive_data is not supported by pytest-llmbudget*pytest-recording*",
+        ),
         ('[("match_on", ["method"])]', "*vcr_config fixture returned list, not a dict*"),
         ('{"record_mode": "sometimes"}', "*record_mode='sometimes' is not a record mode*"),
     ],
@@ -897,3 +901,121 @@ def test_a_vcr_test_records_and_replays_all_its_http_and_counts_only_llm_calls(
     assert [request.path for request in standin.requests] == ["/status"]
     totals = json.loads((pytester.path / "report.json").read_text())["totals"]
     assert (totals["calls"], totals["live_calls"]) == (1, 0)
+
+
+def test_headers_in_match_on_compare_credentials_as_the_cassette_holds_them(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cassette holds ``authorization: REDACTED``; the live header is compared redacted."""
+    pytester.makeconftest(
+        textwrap.dedent(
+            """
+            import pytest
+
+            @pytest.fixture
+            def vcr_config():
+                return {"match_on": ["method", "uri", "headers"]}
+            """
+        )
+    )
+    pytester.makepyfile(
+        test_suite=CHAT.replace("import os", "import json\nimport os")
+        + textwrap.dedent(
+            """
+            @pytest.mark.vcr
+            def test_signed(vcr):
+                reply = chat("signed", headers={"authorization": "Bearer sk-test-abcdefghijkl"})
+                assert reply.json() == json.loads(vcr.responses[0]["body"]["string"])
+            """
+        )
+    )
+    pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+    monkeypatch.setenv("CI", "true")
+    pytester.runpytest(*ALONE).assert_outcomes(passed=1)
+    assert standin.hits == 1
+
+
+def test_a_module_fixture_calls_before_the_first_test_cassette_opens(
+    pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As with pytest-recording: a module fixture's traffic is no test's to record, so any
+    one test replays alone."""
+    _suite(
+        pytester,
+        "",
+        """
+        @pytest.fixture(scope="module")
+        def warm():
+            return httpx.get(URL + "/health").json()
+
+        @pytest.mark.vcr
+        def test_one(warm):
+            chat("one")
+
+        @pytest.mark.vcr
+        def test_two(warm):
+            chat("two")
+        """,
+    )
+    pytester.runpytest(*ALONE).assert_outcomes(passed=2)
+    uris = [i["request"]["uri"] for i in _cassette(pytester, "test_one.yaml")["interactions"]]
+    assert [uri.rsplit("/", 1)[1] for uri in uris] == ["completions"]
+    monkeypatch.setenv("CI", "true")
+    pytester.runpytest(*ALONE, "-k", "test_two").assert_outcomes(passed=1)
+
+
+def test_pytest_recording_loaded_by_a_conftest_serves_the_marker_without_a_clash(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """``pytest_plugins = ["pytest_recording.plugin"]`` with ``-p no:recording``."""
+    _suite(
+        pytester,
+        'pytest_plugins = ["pytest_recording.plugin"]\n',
+        """
+        @pytest.mark.vcr
+        def test_theirs(vcr):
+            chat("theirs")
+            assert type(vcr).__module__ == "vcr.cassette"
+        """,
+    )
+    result = pytester.runpytest(*ALONE, "--record-mode=once", "--llm-report=report.json")
+    result.assert_outcomes(passed=1)
+    totals = json.loads((pytester.path / "report.json").read_text())["totals"]
+    assert (totals["calls"], totals["live_calls"]) == (1, 1)
+
+
+def test_a_serializer_that_fails_to_save_is_a_named_error(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    _suite(
+        pytester,
+        """
+        import pytest
+
+        class Broken:
+            @staticmethod
+            def serialize(cassette_dict):
+                raise TypeError("cannot write binary data")
+
+            @staticmethod
+            def deserialize(text):
+                return {"interactions": [], "version": 1}
+
+        def pytest_recording_configure(config, vcr):
+            vcr.register_serializer("broken", Broken)
+
+        @pytest.fixture
+        def vcr_config():
+            return {"serializer": "broken"}
+        """,
+        """
+        @pytest.mark.vcr
+        def test_saved():
+            chat("saved")
+        """,
+    )
+    result = pytester.runpytest(*ALONE)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        ["*CassetteSaveError: cassette *test_saved.broken could not be saved: the serializer*"]
+    )

@@ -503,7 +503,12 @@ def _serialized(path: Path, document: dict[str, Any], serializer: Serializer) ->
     """The text a suite's own serializer writes (it may change what it is given: a copy)."""
     import copy
 
-    text = serializer.serialize(copy.deepcopy(document))
+    __tracebackhide__ = True
+    try:
+        text = serializer.serialize(copy.deepcopy(document))
+    except Exception as exc:
+        name = getattr(serializer, "__name__", type(serializer).__name__)
+        raise CassetteSaveError(path, f"the serializer {name} failed: {exc}") from None
     if not isinstance(text, str):
         name = getattr(serializer, "__name__", type(serializer).__name__)
         raise CassetteError(path, f"the serializer {name} returned {type(text).__name__}, not str")

@@ -72,6 +72,12 @@ class Matching:
         """What the strict keys depend on, for the parsed cache."""
         return (*self.body_ignore, *(f"\0url:{part}" for part in self.url_ignore))
 
+    @property
+    def needs_headers(self) -> bool:
+        """Matching looks at headers (``headers``, or a suite's own matcher might): then the
+        live ones are compared redacted, as the recordings hold them."""
+        return bool(self.custom) or "headers" in self.loose_on
+
     def loose_rule(self) -> str:
         """How loose matching matched, in the words of a drift warning."""
         if self.loose_on == VCR_DEFAULT_ON and not self.everywhere and not self.custom:

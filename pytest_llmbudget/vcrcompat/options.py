@@ -36,18 +36,26 @@ def recording_active(pluginmanager: pytest.PytestPluginManager) -> bool:
     return any(pluginmanager.get_plugin(name) is not None for name in RECORDING_PLUGINS)
 
 
-def take_over(config: pytest.Config, parser: pytest.Parser) -> None:
-    """Add pytest-recording's options and fixtures, unless pytest-recording does.
+def before_conftests(config: pytest.Config) -> None:
+    """pytest-recording's fixtures, unless it is registered, before the conftests load: a
+    suite's own ``vcr_config`` in a ``pytest_plugins`` module registers after ours and wins."""
+    if not recording_active(config.pluginmanager):
+        from pytest_llmbudget.vcrcompat import plugin
 
-    The fixtures are registered now, before the conftests load: a suite's own
-    ``vcr_config`` in a ``pytest_plugins`` module registers after ours and wins.
-    """
-    if recording_active(config.pluginmanager):
-        return
-    config.stash[SERVES_VCR] = True
+        plugin.install(config.pluginmanager)
+
+
+def after_conftests(config: pytest.Config, parser: pytest.Parser) -> None:
+    """pytest-recording's options, unless a conftest brought pytest-recording in after all
+    (``pytest_plugins = ["pytest_recording.plugin"]``): then it serves its own marker, and
+    ours would clash with its options."""
     from pytest_llmbudget.vcrcompat import plugin
 
-    plugin.install(config.pluginmanager)
+    if recording_active(config.pluginmanager):
+        if config.pluginmanager.get_plugin(plugin.NAME) is not None:
+            config.pluginmanager.unregister(name=plugin.NAME)
+        return
+    config.stash[SERVES_VCR] = True
     group = parser.getgroup("recording", "pytest-recording's options, served by pytest-llmbudget")
     group.addoption(
         "--record-mode",

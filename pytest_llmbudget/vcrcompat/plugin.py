@@ -40,18 +40,28 @@ MARKERS = (
 SETTINGS = pytest.StashKey["Settings"]()
 
 
+NAME = "llmbudget-vcr-api"
+
+
 def install(pluginmanager: pytest.PytestPluginManager) -> None:
-    """The hook and the fixtures, before any conftest or ``pytest_plugins`` module loads."""
-    if not _has_spec(pluginmanager):
-        pluginmanager.add_hookspecs(hookspec)
-    pluginmanager.register(sys.modules[__name__], "llmbudget-vcr-api")
+    """The fixtures, before any conftest or ``pytest_plugins`` module loads (theirs win)."""
+    pluginmanager.register(sys.modules[__name__], NAME)
 
 
-def register(config: pytest.Config, settings: Settings) -> None:
-    """The markers, and the run's settings for the fixtures."""
+def register(config: pytest.Config, settings: Settings) -> bool:
+    """The hook, the markers and the run's settings for the fixtures; False, and nothing
+    served, when pytest-recording came in after all (a conftest's ``pytest_plugins``)."""
+    from pytest_llmbudget.vcrcompat.options import recording_active
+
+    if recording_active(config.pluginmanager):
+        config.pluginmanager.unregister(name=NAME)
+        return False
+    if not _has_spec(config.pluginmanager):
+        config.pluginmanager.add_hookspecs(hookspec)
     for line in MARKERS:
         config.addinivalue_line("markers", line)
     config.stash[SETTINGS] = settings
+    return True
 
 
 def _has_spec(pluginmanager: pytest.PytestPluginManager) -> bool:
@@ -76,9 +86,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         if _marked(item):
             names = getattr(item, "fixturenames", None)
             if isinstance(names, list) and "vcr" not in names:
-                names.insert(0, "vcr")
+                names.insert(_first_function_scoped(item, names), "vcr")
         elif closest_marker(item, "block_network") is not None:
             _block_network(item)
+
+
+def _first_function_scoped(item: pytest.Item, names: list[str]) -> int:
+    """Where ``vcr`` goes: after the module- and session-scoped fixtures, as an autouse
+    function fixture would be set up, so their calls are not the first test's to record."""
+    definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
+    for index, name in enumerate(names):
+        defs = definitions.get(name)
+        if not defs or getattr(defs[-1], "scope", "function") == "function":
+            return index
+    return len(names)
 
 
 def _block_network(item: pytest.Item) -> None:

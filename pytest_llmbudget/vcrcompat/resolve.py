@@ -28,6 +28,9 @@ if TYPE_CHECKING:
     from pytest_llmbudget.recording.recorder import HttpRequest
     from pytest_llmbudget.settings import Settings
 
+# vcrpy options that rewrite interactions on save or load, which this plugin does not apply:
+# ignoring them would write secrets they hide, or miss recordings they would restore.
+_UNSUPPORTED = ("filter_sensitive_data", "before_save_interaction", "after_load_interaction")
 # pytest-recording's own keys: not vcrpy's.
 _NOT_VCRPY = frozenset({"allowed_hosts"})
 # Modes the run was given explicitly: then a vcr_config's record_mode does not apply.
@@ -122,6 +125,15 @@ def _read(
         resolved = vcr.get_merged_config(**options)
     except (KeyError, ValueError, TypeError) as error:
         raise pytest.UsageError(f"{request.node.nodeid}: vcr_config: {error}") from None
+    unsupported = [name for name in _UNSUPPORTED if resolved.get(name)]
+    if unsupported:
+        raise pytest.UsageError(
+            f"{request.node.nodeid}: vcr_config: {', '.join(unsupported)} "
+            f"{'is' if len(unsupported) == 1 else 'are'} not supported by pytest-llmbudget "
+            "(they change what cassettes hold as they are saved or loaded). Keep "
+            "pytest-recording enabled for this suite: beside it, this plugin still counts "
+            "and budgets every call"
+        )
     serializer = resolved["serializer"]
     # A persister of the suite's own reads and writes its files (vcrpy's: we do).
     persister = None if resolved["persister"] is FilesystemPersister else resolved["persister"]
