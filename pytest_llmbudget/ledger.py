@@ -227,3 +227,37 @@ def spend_per_day(calls: Iterable[LedgerCall]) -> dict[str, Spend]:
     for call in calls:
         per_day.setdefault(call.day, Spend()).add(call)
     return per_day
+
+
+def all_rows(
+    path: Path,
+) -> list[tuple[dt.datetime, str, str, str, str | None, str, int, int, int, Decimal]]:
+    """Every row of a ledger file, for copying it into a team ledger; read, never changed."""
+    import sqlite3
+
+    try:
+        connection = sqlite3.connect(path.resolve().as_uri() + "?mode=rw", uri=True, timeout=30)
+        try:
+            rows = connection.execute(
+                "SELECT ts, run_id, nodeid, provider, model, endpoint, status, input_tokens,"
+                " output_tokens, cost_usd FROM calls ORDER BY id"
+            ).fetchall()
+        finally:
+            connection.close()
+        return [
+            (
+                dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC),
+                str(run),
+                str(nodeid),
+                str(provider),
+                None if model is None else str(model),
+                str(endpoint),
+                int(status),
+                int(inputs),
+                int(outputs),
+                Decimal(cost),
+            )
+            for ts, run, nodeid, provider, model, endpoint, status, inputs, outputs, cost in rows
+        ]
+    except (sqlite3.Error, InvalidOperation, ValueError, TypeError) as error:
+        raise LedgerReadError(f"{path}: not a readable pytest-llmbudget ledger: {error}") from None

@@ -303,3 +303,31 @@ def read_calls(url: str, since: dt.date) -> tuple[list[LedgerCall], int]:
         for ts, provider, model, inputs, outputs, cost in rows
     ]
     return calls, int(total)
+
+
+# One ledger row as both stores keep it: ts, run, test, provider, model, endpoint, status,
+# input tokens, output tokens, cost.
+Row = tuple[dt.datetime, str, str, str, str | None, str, int, int, int, Decimal]
+
+
+def copy_calls(url: str, rows: list[Row]) -> tuple[int, int]:
+    """Add ``rows`` to the team ledger in one transaction; a row already there (same time,
+    run and test) is skipped, so copying twice adds nothing. (copied, skipped)."""
+    __tracebackhide__ = True
+    writer = _Connected(url)
+    copied = 0
+    try:
+        with writer._db() as db, db.transaction():
+            db.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            for row in rows:
+                cursor = db.execute(
+                    "INSERT INTO llmbudget_calls (ts, run_id, nodeid, provider, model, endpoint,"
+                    " status, input_tokens, output_tokens, cost_usd)"
+                    " SELECT %s, %s, %s, %s, %s, %s, %s, %s, %s, %s WHERE NOT EXISTS ("
+                    " SELECT 1 FROM llmbudget_calls WHERE ts = %s AND run_id = %s AND nodeid = %s)",
+                    (*row, row[0], row[1], row[2]),
+                )
+                copied += cursor.rowcount
+    finally:
+        writer.close()
+    return copied, len(rows) - copied

@@ -184,3 +184,63 @@ def test_history_reads_the_team_ledger(tmp_path: Path, standin: StandIn, postgre
     assert history.returncode == 0, history.stderr
     assert "from postgresql://postgres@127.0.0.1" in history.stdout
     assert "Total: 3 live calls, $0.60." in history.stdout
+
+
+def test_ledger_migrate_copies_a_machine_ledger_once(
+    tmp_path: Path, standin: StandIn, postgres_url: str
+) -> None:
+    folder = _machine(tmp_path, "laptop", calls=2)
+    done = _pytest(folder)  # the machine's own SQLite ledger
+    done.communicate(timeout=120)
+    assert done.returncode == 0
+
+    def migrate() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "pytest_llmbudget", "ledger", "migrate"],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            env={**__import__("os").environ, "LLMBUDGET_LEDGER": postgres_url},
+        )
+
+    first = migrate()
+    assert first.returncode == 0, first.stderr
+    assert "Copied 2 live calls ($0.40 in all in ledger.sqlite) into postgresql://" in first.stdout
+    again = migrate()
+    assert again.returncode == 0, again.stderr
+    assert "Copied 0 live calls" in again.stdout
+    assert "2 already there." in again.stdout
+    assert [cost for _run, cost in _rows(postgres_url)] == [Decimal("0.2"), Decimal("0.2")]
+
+
+def test_a_ledger_connection_lost_mid_run_refuses_the_next_live_call(
+    tmp_path: Path, standin: StandIn, postgres_url: str
+) -> None:
+    """The server drops the run's connections between two calls: the next one is refused."""
+    folder = _machine(tmp_path, "flaky", calls=0)
+    (folder / "test_spend.py").write_text(
+        PROLOGUE
+        + textwrap.dedent(CALLS)
+        + textwrap.dedent(
+            f"""
+            import psycopg
+
+            def test_spend():
+                ask("before")
+                with psycopg.connect({postgres_url!r}, autocommit=True) as admin:
+                    admin.execute(
+                        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                        " WHERE pid <> pg_backend_pid() AND datname = current_database()"
+                    )
+                ask("after")
+            """
+        )
+    )
+    done = _pytest(folder, f"--llm-ledger={postgres_url}")
+    output, _ = done.communicate(timeout=120)
+
+    assert done.returncode == 1, output
+    assert "LedgerUnavailable: the team ledger at 127.0.0.1:" in output
+    assert standin.hits == 1
