@@ -22,6 +22,7 @@ import time
 from importlib import metadata
 from pathlib import Path
 
+import suite_ledger
 import suite_memory
 import suite_replay
 import suite_scaling
@@ -30,7 +31,7 @@ import suite_streams
 from harness import load_standin, progress, valgrind
 from report import Section, checks_table
 
-SUITES = ("replay", "scaling", "streams", "startup", "memory")
+SUITES = ("replay", "scaling", "streams", "startup", "memory", "ledger")
 
 
 def versions() -> str:
@@ -122,6 +123,9 @@ def main(argv: list[str] | None = None) -> int:
                     megabytes=10 if quick else 50, repeat=max(repeat - 1, 1)
                 )
                 sections.append(suite_memory.run(root, url, memory))
+            if "ledger" in args.suites:
+                ledger = suite_ledger.Options(calls=100 if quick else 500, repeat=repeat)
+                sections.append(suite_ledger.run(root, ledger))
     finally:
         standin.stop()
     elapsed = time.perf_counter() - start
