@@ -145,7 +145,7 @@ class Settings(NamedTuple):
         mode, source = _record_mode(config)
         cassette_dir_option = config.getoption("llm_cassette_dir")
         cassette_dir = rootdir / cassette_dir_option if cassette_dir_option else None
-        ledger = ledger_value(config.getoption("llm_ledger"))
+        ledger = ledger_value(config.getoption("llm_ledger"), str(config.getini("llm_ledger")))
         return cls(
             record_mode=mode,
             record_mode_source=source,
@@ -221,9 +221,10 @@ LEDGER_ENV = "LLMBUDGET_LEDGER"
 DATABASE_SCHEMES = ("postgresql", "postgres")
 
 
-def ledger_value(option: str | None) -> str:
-    """``--llm-ledger``, else the ``LLMBUDGET_LEDGER`` environment variable, else empty."""
-    return (option or os.environ.get(LEDGER_ENV) or "").strip()
+def ledger_value(option: str | None, ini: str = "") -> str:
+    """``--llm-ledger``, else the ``LLMBUDGET_LEDGER`` environment variable, else the ini
+    key ``llm_ledger``, else empty (the default file)."""
+    return (option or os.environ.get(LEDGER_ENV) or ini or "").strip()
 
 
 def is_database_url(value: str) -> bool:
@@ -397,4 +398,10 @@ def add_options(parser: pytest.Parser) -> None:
         "More header names whose values never reach a cassette.",
         type="linelist",
         default=[],
+    )
+    parser.addini(
+        "llm_ledger",
+        "Default for --llm-ledger (a file, or a postgresql:// URL: better in the "
+        "LLMBUDGET_LEDGER environment variable, which a URL's password should not leave).",
+        default="",
     )

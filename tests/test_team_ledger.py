@@ -244,3 +244,14 @@ def test_a_ledger_connection_lost_mid_run_refuses_the_next_live_call(
     assert done.returncode == 1, output
     assert "LedgerUnavailable: the team ledger at 127.0.0.1:" in output
     assert standin.hits == 1
+
+
+def test_the_ini_key_names_the_team_ledger(
+    tmp_path: Path, standin: StandIn, postgres_url: str
+) -> None:
+    folder = _machine(tmp_path, "configured", calls=1)
+    (folder / "pytest.ini").write_text(f"[pytest]\nllm_ledger = {postgres_url}\n")
+    done = _pytest(folder)
+    output, _ = done.communicate(timeout=120)
+    assert done.returncode == 0, output
+    assert len(_rows(postgres_url)) == 1
