@@ -10,6 +10,7 @@ from pytest_llmbudget.errors import (
     CassetteError,
     CassetteMiss,
     CassetteSaveError,
+    LedgerUnavailable,
     LLMBudgetExceeded,
     LLMCallLimitExceeded,
     LLMCassetteDrift,
@@ -28,6 +29,7 @@ __all__ = [
     "LLMCallLimitExceeded",
     "LLMCassetteDrift",
     "LLMUsage",
+    "LedgerUnavailable",
     "__version__",
 ]
 

@@ -78,3 +78,9 @@ class CassetteSaveError(CassetteError):
             f"cassette {path} could not be saved: {problem} "
             "(an earlier file, if there was one, was left as it is)",
         )
+
+
+class LedgerUnavailable(BaseException):
+    """The team ledger (PostgreSQL) cannot be reached or used: live calls are refused,
+    never let through unbudgeted. A BaseException, as the budget stops are, so an SDK's
+    retries cannot swallow it."""

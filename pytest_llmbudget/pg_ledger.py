@@ -29,6 +29,8 @@ from contextlib import contextmanager
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from pytest_llmbudget.errors import LedgerUnavailable
+
 if TYPE_CHECKING:
     from pytest_llmbudget.ledger import LedgerCall
     from pytest_llmbudget.records import CallRecord
@@ -67,13 +69,6 @@ SCHEMES = ("postgresql", "postgres")
 # Decides on one call from the run's admissions and spend so far and the other runs'
 # spend of the last 24 hours; raises to refuse (shared_gate.Check).
 Check = Callable[[int, Decimal, Decimal | None], None]
-
-
-class LedgerUnavailable(BaseException):
-    """The team ledger cannot be reached or used: live calls are refused, never unbudgeted.
-
-    A BaseException, as the budget stops are, so an SDK's retries cannot swallow it.
-    """
 
 
 def is_url(value: str) -> bool:

@@ -26,10 +26,11 @@ def read_calls(path: Path | str, since: dt.date) -> tuple[list[LedgerCall], int]
     or a team ledger (a PostgreSQL URL) that cannot be read."""
     if isinstance(path, str):
         from pytest_llmbudget import pg_ledger
+        from pytest_llmbudget.errors import LedgerUnavailable
 
         try:
             return pg_ledger.read_calls(path, since)
-        except pg_ledger.LedgerUnavailable as error:
+        except LedgerUnavailable as error:
             raise UsageProblemError(str(error)) from None
     try:
         return ledger.read_calls(path, since)

@@ -16,6 +16,7 @@ from pytest_llmbudget.report.formatting import count, usd
 
 def cmd_migrate(args: argparse.Namespace) -> int:
     from pytest_llmbudget import ledger, pg_ledger
+    from pytest_llmbudget.errors import LedgerUnavailable
     from pytest_llmbudget.settings import is_database_url, ledger_file, ledger_value
 
     target = ledger_value(args.to)
@@ -36,7 +37,7 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         raise UsageProblemError(str(error)) from None
     try:
         copied, skipped = pg_ledger.copy_calls(target, rows)
-    except pg_ledger.LedgerUnavailable as error:
+    except LedgerUnavailable as error:
         raise UsageProblemError(str(error)) from None
     from decimal import Decimal
 

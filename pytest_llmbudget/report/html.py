@@ -64,11 +64,12 @@ def read_history(
     since = ledger.first_day(days, today)
     if isinstance(path, str):
         from pytest_llmbudget import pg_ledger
+        from pytest_llmbudget.errors import LedgerUnavailable
 
         name = pg_ledger.shown(path)
         try:
             calls, _total = pg_ledger.read_calls(path, since)
-        except pg_ledger.LedgerUnavailable as error:
+        except LedgerUnavailable as error:
             return History(name, problem=str(error))
     else:
         name = str(path)
