@@ -268,16 +268,21 @@ def round_robin(
     return results
 
 
-def load_standin() -> Any:
-    """The ``StandIn`` class of tests/standin.py (stdlib only, loaded by path)."""
-    path = ROOT / "tests" / "standin.py"
-    spec = importlib.util.spec_from_file_location("standin", path)
+def load_tests_module(name: str) -> Any:
+    """A stdlib-only helper module of tests/ (the stand-in, the PostgreSQL server), by path."""
+    path = ROOT / "tests" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
         raise BenchError(f"{path} is missing: run the bench from a full checkout")
     module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("standin", module)
+    sys.modules.setdefault(name, module)
     spec.loader.exec_module(module)
-    return module.StandIn
+    return module
+
+
+def load_standin() -> Any:
+    """The ``StandIn`` class of tests/standin.py."""
+    return load_tests_module("standin").StandIn
 
 
 def ratio(numerator: float, denominator: float) -> float:

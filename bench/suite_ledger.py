@@ -12,16 +12,14 @@ PostgreSQL figure.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import statistics
-import sys
 import time
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from harness import ROOT, BenchError, progress
+from harness import load_tests_module, progress
 from report import Section
 
 from pytest_llmbudget.records import CallRecord
@@ -31,17 +29,6 @@ from pytest_llmbudget.records import CallRecord
 class Options:
     calls: int
     repeat: int
-
-
-def _pgserver() -> Any:
-    path = ROOT / "tests" / "pgserver.py"
-    spec = importlib.util.spec_from_file_location("pgserver", path)
-    if spec is None or spec.loader is None:
-        raise BenchError(f"{path} is missing: run the bench from a full checkout")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("pgserver", module)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _record() -> CallRecord:
@@ -100,7 +87,7 @@ def run(root: Path, options: Options) -> Section:
         finally:
             shared.close()
             ledger.close()
-    pgserver = _pgserver()
+    pgserver = load_tests_module("pgserver")
     if pgserver.server_binaries() is None:
         progress("suite 6: no PostgreSQL server binaries: SQLite only")
     else:
