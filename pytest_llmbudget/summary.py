@@ -58,6 +58,29 @@ class TestTotals:
 
 
 @dataclass(slots=True)
+class FileTotals:
+    """One test module's calls: which files of a suite are the dear ones."""
+
+    path: str
+    tests: int = 0
+    totals: Totals = field(default_factory=Totals)
+
+
+def file_totals(tests: Iterable[TestTotals]) -> list[FileTotals]:
+    """The tests' calls added up per test file (the node id before ``::``), dearest first."""
+    files: dict[str, FileTotals] = {}
+    for test in tests:
+        path = test.nodeid.partition("::")[0]
+        per_file = files.get(path)
+        if per_file is None:
+            per_file = files[path] = FileTotals(path)
+        per_file.tests += 1
+        for record in test.records:
+            per_file.totals.add(record)
+    return sorted(files.values(), key=lambda f: (-f.totals.cost_usd, f.path))
+
+
+@dataclass(slots=True)
 class ModelTotals:
     provider: str
     model: str
@@ -96,6 +119,10 @@ class RunSummary:
         the daily budget, say. The reports must still say why the run failed.
         """
         return not self.totals.calls and not self.violations and not self.appended
+
+    @property
+    def files(self) -> list[FileTotals]:
+        return file_totals(self.tests)
 
     @property
     def records(self) -> list[CallRecord]:
@@ -245,6 +272,17 @@ def to_json(summary: RunSummary) -> dict[str, Any]:
                 "spend_usd": _money(m.totals.spend_usd),
             }
             for m in summary.models
+        ],
+        "files": [
+            {
+                "path": f.path,
+                "tests": f.tests,
+                "calls": f.totals.calls,
+                "live_calls": f.totals.live_calls,
+                "cost_usd": _money(f.totals.cost_usd),
+                "spend_usd": _money(f.totals.spend_usd),
+            }
+            for f in summary.files
         ],
         "tests": [
             {

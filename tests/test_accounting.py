@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -9,9 +11,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from helpers import write_test
+from helpers import FLAT_PRICE, write_test
 from standin import StandIn
 
+from pytest_llmbudget.cli import main
 from pytest_llmbudget.report import jsonreport
 from pytest_llmbudget.report.formatting import usd
 
@@ -289,3 +292,38 @@ def test_replayed_calls_keep_their_recording_time(
         replay["tests"][0]["records"][0]["recorded_at"]
         == live["tests"][0]["records"][0]["recorded_at"]
     )
+
+
+def test_per_file_totals_in_the_terminal_json_markdown_and_html(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """Which test files are the dear ones: a module of three calls and one of one call."""
+    pytester.makeconftest(FLAT_PRICE)
+    write_test(pytester, "test_dear", CHAT)  # test_one (1 call) and test_two (2 calls)
+    write_test(pytester, "test_cheap", CHAT.split("def test_two")[0])
+    result, report = _report(pytester, f"--llm-html={pytester.path / 'page.html'}")
+
+    result.assert_outcomes(passed=3)
+    assert report["files"] == [
+        {"path": "test_dear.py", "tests": 2, "calls": 3, "live_calls": 3,
+         "cost_usd": 0.6, "spend_usd": 0.6},
+        {"path": "test_cheap.py", "tests": 1, "calls": 1, "live_calls": 1,
+         "cost_usd": 0.2, "spend_usd": 0.2},
+    ]  # fmt: skip
+    result.stdout.fnmatch_lines(
+        [
+            "dearest files:",
+            "*$0.60  test_dear.py  (2 tests, 3 calls, 3 live, spend $0.60)",
+            "*$0.20  test_cheap.py  (1 test, 1 call, 1 live, spend $0.20)",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*$0.20  test_cheap.py::test_one  (1 call, 1 live)"])
+    page = (pytester.path / "page.html").read_text()
+    assert "Test files, dearest first" in page
+    assert page.index("test_dear.py</td>") < page.index("test_cheap.py</td>")
+
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(["report", str(pytester.path / "report.json"), "--format", "markdown"]) == 0
+    assert "Test files by cost (2)" in out.getvalue()
+    assert "| test\\_dear.py | 2 | 3 | 3 | $0.60 | $0.60 |" in out.getvalue()

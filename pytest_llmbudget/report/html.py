@@ -136,6 +136,7 @@ def render(
         body += _history(history)
     if t.calls:
         body += _models_table(summary)
+        body += _files_table(summary)
         body += _tests_table(summary)
         body += _slowest(summary)
     body.append(
@@ -484,6 +485,22 @@ def _models_table(summary: RunSummary) -> list[str]:
         "spend",
     )
     return _section("Models", _table(header, rows, 2), note=count(len(rows)))
+
+
+def _files_table(summary: RunSummary) -> list[str]:
+    rows = [
+        (
+            f.path,
+            count(f.tests),
+            count(f.totals.calls),
+            count(f.totals.live_calls),
+            usd(f.totals.cost_usd),
+            usd(f.totals.spend_usd),
+        )
+        for f in summary.files
+    ]
+    header = ("test file", "tests", "calls", "live", "cost", "spend")
+    return _section("Test files, dearest first", _table(header, rows, 1), note=count(len(rows)))
 
 
 def _tests_table(summary: RunSummary) -> list[str]:

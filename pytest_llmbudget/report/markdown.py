@@ -90,7 +90,7 @@ def render(summary: RunSummary, *, title: str = "LLM budget", max_bytes: int = M
         lines += [*notes, ""]
     text = "\n".join(lines) + "\n"
     budget_left = max_bytes - len(text.encode()) - 1024  # room for the closing notes
-    for section in (_models(summary), _tests(summary), _slowest(summary)):
+    for section in (_models(summary), _files(summary), _tests(summary), _slowest(summary)):
         chunk, budget_left = _fit(section, budget_left)
         text += chunk
     return text
@@ -142,6 +142,24 @@ def _models(summary: RunSummary) -> Section:
         for m in summary.models
     ]
     return f"Models ({len(rows)})", header, rows, len(rows)
+
+
+def _files(summary: RunSummary) -> Section:
+    header = _table(["test file", "tests", "calls", "live", "cost", "spend"], "lrrrrr")
+    rows = [
+        _row(
+            [
+                cell(f.path),
+                count(f.tests),
+                count(f.totals.calls),
+                count(f.totals.live_calls),
+                usd(f.totals.cost_usd),
+                usd(f.totals.spend_usd),
+            ]
+        )
+        for f in summary.files
+    ]
+    return f"Test files by cost ({len(rows)})", header, rows, len(rows)
 
 
 def _tests(summary: RunSummary) -> Section:

@@ -35,7 +35,16 @@ def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
         for test in priced_tests[:rows]:
             write(
                 f"  {usd(test.totals.cost_usd):>10}  {test.nodeid}"
-                f"  ({test.totals.calls} calls, {test.totals.live_calls} live)"
+                f"  ({_plural(test.totals.calls, 'call')}, {count(test.totals.live_calls)} live)"
+            )
+    priced_files = [f for f in summary.files if f.totals.cost_usd > 0]
+    if len(priced_files) > 1:  # with one file, the tests above say it all
+        write("dearest files:")
+        for per_file in priced_files[:rows]:
+            f = per_file.totals
+            write(
+                f"  {usd(f.cost_usd):>10}  {per_file.path}  ({_plural(per_file.tests, 'test')}, "
+                f"{_plural(f.calls, 'call')}, {count(f.live_calls)} live, spend {usd(f.spend_usd)})"
             )
     if summary.models:
         write("models:")
