@@ -64,15 +64,10 @@ SCHEMA = (
 LOCK_KEY = 0x6C6C6D62
 # Admissions only matter while their run lasts; older ones are dropped on open.
 KEEP = dt.timedelta(days=2)
-SCHEMES = ("postgresql", "postgres")
 
 # Decides on one call from the run's admissions and spend so far and the other runs'
 # spend of the last 24 hours; raises to refuse (shared_gate.Check).
 Check = Callable[[int, Decimal, Decimal | None], None]
-
-
-def is_url(value: str) -> bool:
-    return value.partition("://")[0].lower() in SCHEMES and "://" in value
 
 
 def shown(url: str) -> str:
@@ -116,10 +111,12 @@ def connect(url: str) -> Any:
 
 
 def unavailable(url: str, error: BaseException) -> LedgerUnavailable:
+    from urllib.parse import urlsplit
+
     first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    parts = url.partition("://")[2].rpartition("@")[0].partition(":")
-    if parts[2]:
-        first = first.replace(parts[2], "***")
+    password = urlsplit(url).password
+    if password:
+        first = first.replace(password, "***")
     return LedgerUnavailable(
         f"the team ledger at {_server(url)} cannot be used ({first}): live calls are "
         "refused until it can; replays go on"

@@ -12,7 +12,6 @@ itself: whether that write is atomic is up to it.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +24,10 @@ def _name(thing: Any) -> str:
 
 def file_digest(path: Path) -> str | None:
     """SHA-256 of the file as it is on disk, None when there is none."""
+    from pytest_llmbudget.recording.parsed_cache import file_digest as digest
+
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return digest(path)
     except OSError:
         return None
 
