@@ -17,7 +17,7 @@ from pytest_llmbudget import __version__
 from pytest_llmbudget.cli.common import USAGE, UsageProblemError, settled
 
 # Modules of this package with a ``register(commands)`` function, in --help order.
-COMMAND_MODULES = ("rerecord", "reports", "prune", "scan", "prices", "history", "ledger")
+COMMAND_MODULES = ("rerecord", "reports", "diff", "prune", "scan", "prices", "history", "ledger")
 
 
 def parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError, settle, usd
 from pytest_llmbudget.summary import RunSummary
@@ -39,7 +40,8 @@ def _print_summary(summary: RunSummary, fmt: str, verbose: int, title: str) -> N
         terminal.render(summary, print, verbose=verbose)
 
 
-def _read(paths: Sequence[str]) -> list[tuple[str, dict[str, object]]]:
+def read_reports(paths: Sequence[str]) -> list[tuple[str, dict[str, Any]]]:
+    """Each path with its loaded report; a file that is not one is a usage error."""
     from pytest_llmbudget.report.jsonreport import ReportError, load
 
     loaded = []
@@ -55,7 +57,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Print a saved ``--llm-report`` file; exit 1 when it holds a violation."""
     from pytest_llmbudget.report.jsonreport import ReportError, summary_of
 
-    [(name, document)] = _read([args.report])
+    [(name, document)] = read_reports([args.report])
     try:
         summary = summary_of(document, name)
     except ReportError as error:
@@ -78,8 +80,8 @@ def _output(name: str | None) -> Path | None:
 
 
 def _without_run_limits(
-    documents: list[tuple[str, dict[str, object]]],
-) -> list[tuple[str, dict[str, object]]]:
+    documents: list[tuple[str, dict[str, Any]]],
+) -> list[tuple[str, dict[str, Any]]]:
     """The shards without their run-wide limits, and a note on stderr if any had one.
 
     A shard's ``--llm-budget`` capped that job's spend; the sum is not bound by
@@ -110,7 +112,7 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from pytest_llmbudget.report.jsonreport import ReportError, write
 
     output = _output(args.output)
-    documents = _without_run_limits(_read(args.reports))
+    documents = _without_run_limits(read_reports(args.reports))
     try:
         summary = merge(documents, budget_usd=args.budget, max_cost_usd=args.max_cost)
     except ReportError as error:
