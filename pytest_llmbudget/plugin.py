@@ -24,8 +24,9 @@ from pytest_llmbudget.settings import Settings, add_options
 if TYPE_CHECKING:  # loaded when needed: the first LLM call, the end of a run
     from pytest_llmbudget.pricing import PriceBook
     from pytest_llmbudget.records import CallRecord
-    from pytest_llmbudget.summary import Totals
+    from pytest_llmbudget.summary import RunSummary, Totals
     from pytest_llmbudget.usage import LLMUsage
+    from pytest_llmbudget.whatif import WhatIf
 
 RUN = pytest.StashKey[RunState]()
 
@@ -344,7 +345,10 @@ def _finish(run: RunState, session: pytest.Session) -> None:
         from pytest_llmbudget.report import html
 
         html.write(
-            run.summary, settings.html_path, ledger_path=settings.ledger_url or settings.ledger_path
+            run.summary,
+            settings.html_path,
+            ledger_path=settings.ledger_url or settings.ledger_path,
+            what_if=_what_if(session.config, settings, run.summary),
         )
     if _on_github(session.config):
         from pytest_llmbudget.report import github
@@ -353,6 +357,17 @@ def _finish(run: RunState, session: pytest.Session) -> None:
     session.config.hook.pytest_llmbudget_summary(summary=run.summary)
     if run.summary.violations and not session.testsfailed:
         session.testsfailed += 1  # any violation fails the run, even if every test passed
+
+
+def _what_if(config: pytest.Config, settings: Settings, summary: RunSummary) -> list[WhatIf]:
+    """The suite priced on the ini's few models, for the HTML page; nothing without calls."""
+    if not summary.totals.calls or not settings.what_if:
+        return []
+    from pytest_llmbudget.whatif import what_ifs
+
+    defaults = config.pluginmanager.get_plugin("llmbudget-defaults")
+    book = defaults.price_book if defaults is not None else _price_book(settings)
+    return what_ifs(summary.records, settings.what_if, book)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

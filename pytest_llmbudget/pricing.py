@@ -303,7 +303,7 @@ def _genai_prices() -> Any:
     return genai_prices
 
 
-def _name_variants(model: str) -> Iterator[str]:
+def name_variants(model: str) -> Iterator[str]:
     """``model``, without a provider prefix, without a date suffix, and without both."""
     yield model
     bare = model.rsplit("/", 1)[-1]
@@ -381,6 +381,18 @@ class PriceBook:
             return _NO_USAGE
         return _LOCAL if is_local_host(host) else _UNKNOWN
 
+    def reprice(self, model: str, usage: Usage, at: datetime | None = None) -> Decimal | None:
+        """What ``usage`` would cost on ``model``, by name alone; None when no price is known.
+
+        The what-if of ``llmbudget report``: the override first, then
+        genai-prices, with no host or provider to go by (a prefixed name such
+        as ``anthropic/claude-…`` names the provider).
+        """
+        override = self.override_for(model)
+        if override is not None:
+            return _override_cost(override, usage)
+        return self._genai_cost(model, None, False, usage, at)
+
     def per_million(
         self, model: str, provider: str | None = None, at: datetime | None = None
     ) -> ModelPrice | None:
@@ -425,7 +437,7 @@ class PriceBook:
         """The override for ``model``: exact name, then without provider prefix or date suffix."""
         if not self._overrides:
             return None
-        for name in _name_variants(model.lower()):
+        for name in name_variants(model.lower()):
             price = self._overrides.get(name)
             if price is not None:
                 return price

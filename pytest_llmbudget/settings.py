@@ -10,12 +10,15 @@ import os
 from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import NamedTuple, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 import pytest
 
 from pytest_llmbudget.limits import Limits
 from pytest_llmbudget.recording.modes import RecordMode, default_mode
+
+if TYPE_CHECKING:
+    from pytest_llmbudget.whatif import Scenario
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -138,6 +141,8 @@ class Settings(NamedTuple):
     ledger_path: Path
     # A team ledger on PostgreSQL (--llm-ledger=postgresql://..., or LLMBUDGET_LEDGER).
     ledger_url: str | None
+    # The models the HTML page prices the suite on (ini llm_what_if), checked.
+    what_if: tuple[Scenario, ...] = ()
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> Settings:
@@ -165,7 +170,17 @@ class Settings(NamedTuple):
             limits=read_limits(config),
             ledger_path=_ledger(rootdir, ledger) or rootdir / ".llmbudget" / "ledger.sqlite",
             ledger_url=ledger if is_database_url(ledger) else None,
+            what_if=_what_if(config),
         )
+
+
+def _what_if(config: pytest.Config) -> tuple[Scenario, ...]:
+    from pytest_llmbudget.whatif import configured
+
+    try:
+        return configured(_lines(config, "llm_what_if"))
+    except ValueError as error:
+        raise pytest.UsageError(f"llm_what_if: {error}") from None
 
 
 def _ledger(rootdir: Path, value: str) -> Path | None:
@@ -369,6 +384,12 @@ def add_options(parser: pytest.Parser) -> None:
         default="",
     )
     parser.addini("llm_free_hosts", "Hosts whose calls always cost 0.", type="linelist", default=[])
+    parser.addini(
+        "llm_what_if",
+        "Models (or FROM=TO pairs) the --llm-html page prices the suite on; none for no table.",
+        type="linelist",
+        default=[],
+    )
     parser.addini(
         "llm_unknown_model", "Default for --llm-unknown-model: warn, fail or ignore.", default=""
     )

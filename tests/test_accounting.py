@@ -160,7 +160,7 @@ def test_stream():
     assert record["input_tokens"] > 0
     assert record["output_tokens"] > 0
     assert record["cost_usd"] > 0
-    result.stdout.fnmatch_lines(["*estimated: 1 calls*tiktoken*", "*include_usage*"])
+    result.stdout.fnmatch_lines(["*estimated: 1 call stated*tiktoken*", "*include_usage*"])
 
 
 QUOTA = {

@@ -295,7 +295,7 @@ def test_a_well_formed_unknown_model_is_still_shown(
     path = tmp_path / "r.json"
     path.write_text(json.dumps({**_json(reports["full"]), "unknown_models": [UNKNOWN]}))
     assert main(["report", str(path)]) == 0
-    assert "unknown model: acme acme-1 (1 calls, priced $0)" in capsys.readouterr().out
+    assert "unknown model: acme acme-1 (1 call, priced $0)" in capsys.readouterr().out
     assert main(["merge", str(path), str(path)]) == 0
     assert "unknown model: acme acme-1 (2 calls, priced $0)" in capsys.readouterr().out
 

@@ -142,7 +142,8 @@ class Setup:
     free_hosts: tuple[str, ...]
 
 
-def _setup(args: argparse.Namespace) -> Setup:
+def price_setup(args: argparse.Namespace) -> Setup:
+    """The project's price book: ``--prices FILE`` or ini llm_prices, and llm_free_hosts."""
     from pytest_llmbudget.pricing import PriceBook, PriceFileError, load_overrides
 
     project = find_project(rootdir=args.rootdir)
@@ -195,7 +196,7 @@ def cmd_prices(args: argparse.Namespace) -> int:
     if blank:
         raise UsageProblemError(f"MODEL {blank[0]!r}: a model name cannot be empty")
     provider = _check_provider(args.provider)
-    setup = _setup(args)
+    setup = price_setup(args)
     if not args.models:
         _list_overrides(setup)
         return OK
@@ -211,6 +212,14 @@ def cmd_prices(args: argparse.Namespace) -> int:
     return status
 
 
+def add_prices_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--prices",
+        metavar="FILE",
+        help="a TOML or JSON overrides file (default: the ini option llm_prices)",
+    )
+
+
 def register(commands: Commands) -> None:
     prices = commands.add_parser(
         "prices",
@@ -224,11 +233,7 @@ def register(commands: Commands) -> None:
     prices.add_argument(
         "models", metavar="MODEL", nargs="*", help="model names, as calls send them"
     )
-    prices.add_argument(
-        "--prices",
-        metavar="FILE",
-        help="a TOML or JSON overrides file (default: the ini option llm_prices)",
-    )
+    add_prices_option(prices)
     prices.add_argument(
         "--provider",
         metavar="P",

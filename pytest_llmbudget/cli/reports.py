@@ -7,10 +7,15 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbudget.cli.common import FINDING, OK, Commands, UsageProblemError, settle, usd
+from pytest_llmbudget.cli.prices import add_prices_option
+from pytest_llmbudget.cli.project import add_rootdir_option
 from pytest_llmbudget.summary import RunSummary
+
+if TYPE_CHECKING:
+    from pytest_llmbudget.whatif import WhatIf
 
 FORMATS = ("text", "markdown", "json", "html")
 
@@ -23,7 +28,9 @@ RUN_LIMITS = {
 }
 
 
-def _print_summary(summary: RunSummary, fmt: str, verbose: int, title: str) -> None:
+def _print_summary(
+    summary: RunSummary, fmt: str, verbose: int, title: str, what_if: Sequence[WhatIf] = ()
+) -> None:
     from pytest_llmbudget.report import markdown, terminal
     from pytest_llmbudget.summary import to_json
 
@@ -32,7 +39,7 @@ def _print_summary(summary: RunSummary, fmt: str, verbose: int, title: str) -> N
     elif fmt == "html":
         from pytest_llmbudget.report import html
 
-        print(html.render(summary, source=title), end="")
+        print(html.render(summary, source=title, what_if=what_if), end="")
     elif fmt == "markdown":
         print(markdown.render(summary), end="")
     else:
@@ -62,8 +69,48 @@ def cmd_report(args: argparse.Namespace) -> int:
         summary = summary_of(document, name)
     except ReportError as error:
         raise UsageProblemError(str(error)) from None
+    if args.what_if or args.format == "html":
+        return _print_what_if(args, name, summary)
     status = settle(args, FINDING if summary.violations else OK)
     _print_summary(summary, args.format, args.verbose, name)
+    return status
+
+
+def _print_what_if(args: argparse.Namespace, name: str, summary: RunSummary) -> int:
+    """The report's calls priced on other models; exit 1 when a model has no price."""
+    from pytest_llmbudget.cli.prices import price_setup
+    from pytest_llmbudget.cli.project import find_project
+    from pytest_llmbudget.report import whatif as render
+    from pytest_llmbudget.whatif import configured, parse_scenario, what_ifs
+
+    try:
+        if args.what_if:
+            scenarios = tuple(parse_scenario(text) for text in args.what_if)
+        else:  # the HTML page, as pytest writes it: the project's llm_what_if models
+            lines = find_project(rootdir=args.rootdir).ini_lines("llm_what_if")
+            scenarios = configured(lines)
+    except ValueError as error:
+        raise UsageProblemError(str(error)) from None
+    results = what_ifs(summary.records, scenarios, price_setup(args).book)
+    if not args.what_if:  # a report's page: its status is the report's
+        status = settle(args, FINDING if summary.violations else OK)
+    else:
+        status = settle(args, OK if all(result.known for result in results) else FINDING)
+    if args.format == "json":
+        document = {"report": name, "what_if": [result.as_json() for result in results]}
+        print(json.dumps(document, indent=2))
+    elif args.format == "markdown":
+        print(render.render_markdown(results), end="")
+    elif args.format == "html":
+        _print_summary(summary, "html", args.verbose, name, results)
+    else:
+        from pytest_llmbudget.report.formatting import plural
+
+        print(
+            f"LLM cost on other models: {name} ({plural(summary.totals.calls, 'call')}, "
+            "priced at today's prices from the recorded usage)"
+        )
+        render.render_text(results, print, rows=None if args.verbose else render.TEXT_ROWS)
     return status
 
 
@@ -146,6 +193,17 @@ def register(commands: Commands) -> None:
         "(redirect it to a file)",
     )
     report.add_argument("-v", "--verbose", action="count", default=0, help="more rows")
+    report.add_argument(
+        "--what-if",
+        action="append",
+        default=[],
+        metavar="MODEL|FROM=TO",
+        help="print what the calls would cost on MODEL instead (or the calls to FROM on TO), "
+        "per test, per file and in total; repeat for several; exit 1 when a model has no "
+        "price",
+    )
+    add_prices_option(report)
+    add_rootdir_option(report)
 
     merge = commands.add_parser(
         "merge",

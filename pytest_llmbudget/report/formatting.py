@@ -27,6 +27,11 @@ def count(value: int) -> str:
     return f"{value:,}"
 
 
+def plural(number: int, noun: str) -> str:
+    """``1 call``, ``2 calls``, ``1,200 calls``: a count with its noun, as people write it."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
+
+
 def percent(part: Decimal, whole: Decimal) -> str:
     if whole <= 0:
         return "-"

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmbudget.report import markdown
-from pytest_llmbudget.report.formatting import plain
+from pytest_llmbudget.report.formatting import plain, plural
 from pytest_llmbudget.summary import RunSummary
 
 SHOWN_PER_KIND = 10
@@ -110,8 +110,8 @@ def workflow_commands(
     for provider, entries in _by_provider(summary.quota_errors).items():
         warnings.append(
             (
-                f"quota exhausted at {provider}: {len(entries)} calls refused for lack of "
-                "credit (not a rate limit: retrying will not help)",
+                f"quota exhausted at {provider}: {plural(len(entries), 'call')} refused "
+                "for lack of credit (not a rate limit: retrying will not help)",
                 where(entries[0]["nodeid"]),
             )
         )
@@ -120,8 +120,8 @@ def workflow_commands(
             tests = item.get("tests") or [None]
             warnings.append(
                 (
-                    f"unknown model {item['provider']} {item['model']}: {item['calls']} calls "
-                    "priced $0; add it to llm_prices",
+                    f"unknown model {item['provider']} {item['model']}: "
+                    f"{plural(item['calls'], 'call')} priced $0; add it to llm_prices",
                     where(tests[0]),
                 )
             )

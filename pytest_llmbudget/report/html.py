@@ -19,13 +19,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_llmbudget import __version__, ledger
 from pytest_llmbudget.ledger import Spend
 from pytest_llmbudget.report import charts
-from pytest_llmbudget.report.formatting import count, per_provider, percent, usd
+from pytest_llmbudget.report.formatting import count, per_provider, percent, plural, usd
 from pytest_llmbudget.summary import RunSummary
+
+if TYPE_CHECKING:
+    from pytest_llmbudget.whatif import WhatIf
 
 HISTORY_DAYS = 30
 TOP_TESTS = 25
@@ -84,11 +87,17 @@ def read_history(
     return History(name, tuple((day, per_day.get(day.isoformat(), Spend())) for day in window))
 
 
-def write(summary: RunSummary, path: Path, *, ledger_path: Path | str | None) -> None:
+def write(
+    summary: RunSummary,
+    path: Path,
+    *,
+    ledger_path: Path | str | None,
+    what_if: Sequence[WhatIf] = (),
+) -> None:
     from pytest_llmbudget.recording.cassette import write_atomic
 
     history = read_history(ledger_path) if ledger_path is not None else None
-    write_atomic(path, render(summary, history=history))
+    write_atomic(path, render(summary, history=history, what_if=what_if))
 
 
 def render(
@@ -97,13 +106,17 @@ def render(
     history: History | None = None,
     generated: dt.datetime | None = None,
     source: str = "",
+    what_if: Sequence[WhatIf] = (),
 ) -> str:
-    """The page; ``history`` None leaves out the per-day section (a saved report has none)."""
+    """The page; ``history`` None leaves out the per-day section (a saved report has none).
+
+    ``what_if``: the suite priced on other models, a small table of its own.
+    """
     moment = (generated or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
     t = summary.totals
     violations = summary.violations
     if violations:
-        badge, verdict = "bad", _plural(len(violations), "budget violation")
+        badge, verdict = "bad", plural(len(violations), "budget violation")
     elif not t.calls:
         badge, verdict = "none", "no LLM calls"
     else:
@@ -112,7 +125,7 @@ def render(
     if source:
         meta.append(f"from {source}")
     if t.calls:
-        meta.append(f"{_plural(len(summary.tests), 'test')} made LLM calls")
+        meta.append(f"{plural(len(summary.tests), 'test')} made LLM calls")
     body = [
         f'<header><h1>LLM budget</h1><span class="badge {badge}">{escape(verdict)}</span></header>',
         f'<p class="meta">{escape(" · ".join(meta))}</p>',
@@ -136,6 +149,7 @@ def render(
         body += _history(history)
     if t.calls:
         body += _models_table(summary)
+        body += _what_if_table(what_if)
         body += _files_table(summary)
         body += _tests_table(summary)
         body += _slowest(summary)
@@ -145,7 +159,7 @@ def render(
     )
     title = f"LLM budget: {usd(t.spend_usd)} spent" if t.calls else "LLM budget: no LLM calls"
     if violations:
-        title += f", {_plural(len(violations), 'violation')}"
+        title += f", {plural(len(violations), 'violation')}"
     return (
         "<!DOCTYPE html>\n"
         '<html lang="en"><head><meta charset="utf-8">\n'
@@ -156,10 +170,6 @@ def render(
         f"<title>{escape(title)}</title>\n<style>{STYLE}</style></head>\n"
         "<body><main>\n" + "\n".join(body) + "\n</main></body></html>\n"
     )
-
-
-def _plural(number: int, noun: str) -> str:
-    return f"{count(number)} {noun}{'' if number == 1 else 's'}"
 
 
 def compact(number: int) -> str:
@@ -286,7 +296,7 @@ def _quota_errors(summary: RunSummary) -> list[str]:
         return []
     lines = [
         f"<p><strong>Quota exhausted at {escape(p)}</strong>: "
-        f"{_plural(n, 'call')} refused for lack of credit. Top up the account or use "
+        f"{plural(n, 'call')} refused for lack of credit. Top up the account or use "
         "another key; retrying will not help.</p>"
         for p, n in per_provider(errors)
     ]
@@ -335,18 +345,17 @@ def _notes(summary: RunSummary) -> list[str]:
     notes: list[str] = []
     for provider, calls in per_provider(summary.rate_limited):
         notes.append(
-            f"Rate limited at {escape(provider)}: {_plural(calls, 'call')} "
+            f"Rate limited at {escape(provider)}: {plural(calls, 'call')} "
             "(retry later; not a quota problem)."
         )
     if summary.estimated_calls:
         counter = f" with {escape(summary.token_counter)}" if summary.token_counter else ""
         notes.append(
-            f"{_plural(summary.estimated_calls, 'call')} stated no usage: "
-            f"tokens estimated{counter}."
+            f"{plural(summary.estimated_calls, 'call')} stated no usage: tokens estimated{counter}."
         )
     if summary.streams_without_usage:
         notes.append(
-            f"{_plural(summary.streams_without_usage, 'OpenAI stream')} requested without "
+            f"{plural(summary.streams_without_usage, 'OpenAI stream')} requested without "
             "<code>stream_options={'include_usage': True}</code>: set it for exact token counts."
         )
     if not notes:
@@ -384,9 +393,9 @@ def _test_chart(summary: RunSummary) -> list[str]:
         charts.Bar(
             label=label,
             parts=(test.totals.spend_usd, test.totals.cost_usd - test.totals.spend_usd),
-            value=f"{usd(test.totals.cost_usd)} · {_plural(test.totals.calls, 'call')}",
+            value=f"{usd(test.totals.cost_usd)} · {plural(test.totals.calls, 'call')}",
             tooltip=f"{test.nodeid} ({test.outcome})\n{usd(test.totals.cost_usd)} cost, "
-            f"{usd(test.totals.spend_usd)} spent; {_plural(test.totals.calls, 'call')}, "
+            f"{usd(test.totals.spend_usd)} spent; {plural(test.totals.calls, 'call')}, "
             f"{count(test.totals.live_calls)} live",
         )
         for test, label in zip(shown, chart_labels([t.nodeid for t in shown]), strict=True)
@@ -400,7 +409,7 @@ def _test_chart(summary: RunSummary) -> list[str]:
     else:
         content = ['<p class="sub">No test\'s calls cost anything.</p>']
     if free and rows:
-        content.append(f'<p class="more">{_plural(free, "test")} made only calls that cost $0.</p>')
+        content.append(f'<p class="more">{plural(free, "test")} made only calls that cost $0.</p>')
     note = f"top {len(rows)} of {count(len(priced))}" if len(priced) > len(rows) else ""
     return _section("Cost per test", content, note=note)
 
@@ -411,9 +420,9 @@ def _model_chart(summary: RunSummary) -> list[str]:
         charts.Bar(
             label=f"{m.provider} · {m.model}",
             parts=(m.totals.spend_usd, m.totals.cost_usd - m.totals.spend_usd),
-            value=f"{usd(m.totals.cost_usd)} · {_plural(m.totals.calls, 'call')}",
+            value=f"{usd(m.totals.cost_usd)} · {plural(m.totals.calls, 'call')}",
             tooltip=f"{m.provider} {m.model}\n{usd(m.totals.cost_usd)} cost, "
-            f"{usd(m.totals.spend_usd)} spent; {_plural(m.totals.calls, 'call')}, "
+            f"{usd(m.totals.spend_usd)} spent; {plural(m.totals.calls, 'call')}, "
             f"{count(m.totals.input_tokens)} tokens in, {count(m.totals.output_tokens)} out",
         )
         for m in models[:TOP_MODELS]
@@ -441,13 +450,13 @@ def _history(history: History) -> list[str]:
         charts.Column(
             label=day.strftime("%b %d"),
             value=spend.usd,
-            tooltip=f"{day.isoformat()}: {usd(spend.usd)} in {_plural(spend.calls, 'live call')}",
+            tooltip=f"{day.isoformat()}: {usd(spend.usd)} in {plural(spend.calls, 'live call')}",
         )
         for day, spend in history.days
     ]
     today = history.days[-1][1]
     summary_line = (
-        f"{usd(total)} in {_plural(calls, 'live call')} over the last {days} days (UTC); "
+        f"{usd(total)} in {plural(calls, 'live call')} over the last {days} days (UTC); "
         f"today {usd(today.usd)}. Ledger: {history.ledger}"
     )
     return _section(
@@ -485,6 +494,29 @@ def _models_table(summary: RunSummary) -> list[str]:
         "spend",
     )
     return _section("Models", _table(header, rows, 2), note=count(len(rows)))
+
+
+def _what_if_table(results: Sequence[WhatIf]) -> list[str]:
+    """The suite's cost on a few other models, from the recorded usage."""
+    if not results:
+        return []
+    from pytest_llmbudget.report.whatif import cell, notes
+
+    rows = [
+        (
+            result.scenario.label,
+            cell(result.total) if result.known else "no price known",
+            count(result.repriced),
+            count(result.skipped_calls),
+        )
+        for result in results
+    ]
+    header = ("model", "suite cost", "calls repriced", "not repriced")
+    content = _table(header, rows, 1)
+    content += [f'<p class="more">{escape(note)}</p>' for note in notes(results)]
+    recorded = next((r.total.recorded for r in results if r.known), None)
+    note = "" if recorded is None else f"as recorded: {usd(recorded)}"
+    return _section("On other models", content, note=note)
 
 
 def _files_table(summary: RunSummary) -> list[str]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from pytest_llmbudget.records import CallRecord
-from pytest_llmbudget.report.formatting import plain, usd
+from pytest_llmbudget.report.formatting import plain, plural, usd
 from pytest_llmbudget.summary import RunSummary
 
 SUITE = "llmbudget"
@@ -72,7 +72,7 @@ def checks(summary: RunSummary, *, unknown_model_fails: bool = False) -> list[Ch
     add(
         "max_calls",
         f"live calls <= {limits.get('max_calls')}",
-        f"{t.live_calls} live calls",
+        f"{plural(t.live_calls, 'live call')}",
         limits.get("max_calls") is not None,
     )
     add(
@@ -90,7 +90,7 @@ def checks(summary: RunSummary, *, unknown_model_fails: bool = False) -> list[Ch
     add(
         "test_max_calls",
         f"each test's calls <= {limits.get('test_max_calls')} (or its marker's)",
-        f"busiest test {busiest} calls",
+        f"busiest test {plural(busiest, 'call')}",
         limits.get("test_max_calls") is not None,
     )
     add(

@@ -11,7 +11,7 @@ import html
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
-from pytest_llmbudget.report.formatting import count, per_provider, percent, usd
+from pytest_llmbudget.report.formatting import count, per_provider, percent, plural, usd
 from pytest_llmbudget.summary import RunSummary
 
 MAX_BYTES = 256 * 1024
@@ -100,19 +100,19 @@ def _notes(summary: RunSummary) -> list[str]:
     notes: list[str] = []
     for provider, calls in per_provider(summary.quota_errors):
         notes.append(
-            f"- :no_entry: **quota exhausted at {cell(provider)}**: {calls} calls refused "
-            "for lack of credit"
+            f"- :no_entry: **quota exhausted at {cell(provider)}**: "
+            f"{plural(calls, 'call')} refused for lack of credit"
         )
     for provider, calls in per_provider(summary.rate_limited):
-        notes.append(f"- rate limited at {cell(provider)}: {calls} calls")
+        notes.append(f"- rate limited at {cell(provider)}: {plural(calls, 'call')}")
     for item in summary.unknown_models:
         notes.append(
             f"- :warning: unknown model **{cell(item['provider'])} {cell(item['model'])}** "
-            f"({item['calls']} calls, priced $0): add it to `llm_prices`"
+            f"({plural(item['calls'], 'call')}, priced $0): add it to `llm_prices`"
         )
     if summary.estimated_calls:
         notes.append(
-            f"- {summary.estimated_calls} calls stated no usage: tokens estimated"
+            f"- {plural(summary.estimated_calls, 'call')} stated no usage: tokens estimated"
             + (f" with {cell(summary.token_counter)}" if summary.token_counter else "")
         )
     return notes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from pytest_llmbudget.report.formatting import count, per_provider, percent, usd
+from pytest_llmbudget.report.formatting import count, per_provider, percent, plural, usd
 from pytest_llmbudget.summary import RunSummary
 
 Write = Callable[[str], None]
@@ -35,7 +35,7 @@ def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
         for test in priced_tests[:rows]:
             write(
                 f"  {usd(test.totals.cost_usd):>10}  {test.nodeid}"
-                f"  ({_plural(test.totals.calls, 'call')}, {count(test.totals.live_calls)} live)"
+                f"  ({plural(test.totals.calls, 'call')}, {count(test.totals.live_calls)} live)"
             )
     priced_files = [f for f in summary.files if f.totals.cost_usd > 0]
     if len(priced_files) > 1:  # with one file, the tests above say it all
@@ -43,8 +43,8 @@ def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
         for per_file in priced_files[:rows]:
             f = per_file.totals
             write(
-                f"  {usd(f.cost_usd):>10}  {per_file.path}  ({_plural(per_file.tests, 'test')}, "
-                f"{_plural(f.calls, 'call')}, {count(f.live_calls)} live, spend {usd(f.spend_usd)})"
+                f"  {usd(f.cost_usd):>10}  {per_file.path}  ({plural(per_file.tests, 'test')}, "
+                f"{plural(f.calls, 'call')}, {count(f.live_calls)} live, spend {usd(f.spend_usd)})"
             )
     if summary.models:
         write("models:")
@@ -52,25 +52,27 @@ def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
         m = model.totals
         write(
             f"  {usd(m.cost_usd):>10}  {model.provider} {model.model}"
-            f"  {count(m.calls)} calls, {count(m.input_tokens)} in / {count(m.output_tokens)} out"
+            f"  {plural(m.calls, 'call')}, {count(m.input_tokens)} in"
+            f" / {count(m.output_tokens)} out"
         )
     for violation in summary.violations:
         write(f"VIOLATION [{violation['kind']}]: {violation['message']}")
     _cassette_notes(summary, write)
     for item in summary.unknown_models:
         write(
-            f"unknown model: {item['provider']} {item['model']} ({item['calls']} calls, priced $0)"
+            f"unknown model: {item['provider']} {item['model']} "
+            f"({plural(item['calls'], 'call')}, priced $0)"
             " - add it to llm_prices to price it"
         )
     _errors(summary, write)
     if summary.estimated_calls:
         write(
-            f"estimated: {summary.estimated_calls} calls stated no usage; tokens counted with "
-            f"{summary.token_counter}"
+            f"estimated: {plural(summary.estimated_calls, 'call')} stated no usage; "
+            f"tokens counted with {summary.token_counter}"
         )
     if summary.streams_without_usage:
         write(
-            f"hint: {summary.streams_without_usage} OpenAI streams were requested without "
+            f"hint: {plural(summary.streams_without_usage, 'OpenAI stream')} requested without "
             "stream_options={'include_usage': True}; set it to get exact token counts"
         )
     live = sorted((r for r in summary.records if r.live), key=lambda r: -r.duration_s)
@@ -82,28 +84,27 @@ def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
 
 def _errors(summary: RunSummary, write: Write) -> None:
     for provider, calls in per_provider(summary.quota_errors):
-        write(f"QUOTA EXHAUSTED at {provider}: {calls} calls refused for lack of credit")
+        write(f"QUOTA EXHAUSTED at {provider}: {plural(calls, 'call')} refused for lack of credit")
     for provider, calls in per_provider(summary.rate_limited):
-        write(f"rate limited at {provider}: {calls} calls (retry later; not a quota problem)")
-
-
-def _plural(number: int, word: str) -> str:
-    return f"{count(number)} {word}{'' if number == 1 else 's'}"
+        write(
+            f"rate limited at {provider}: {plural(calls, 'call')} "
+            "(retry later; not a quota problem)"
+        )
 
 
 def _cassette_notes(summary: RunSummary, write: Write) -> None:
     """Cassettes a test added to, and replays of recordings made for another request."""
     for entry in summary.appended:
         line = (
-            f"cassette {entry['cassette']}: {_plural(entry['added'], 'interaction')} "
+            f"cassette {entry['cassette']}: {plural(entry['added'], 'interaction')} "
             f"added by {entry['nodeid']}"
         )
         if entry["unplayed"]:
-            line += f"; {_plural(entry['unplayed'], 'recorded one')} it did not play"
+            line += f"; {plural(entry['unplayed'], 'recorded one')} it did not play"
         write(line)
     if summary.drift:
         tests = len({entry["nodeid"] for entry in summary.drift})
         write(
-            f"drift: {_plural(len(summary.drift), 'replayed call')} in {_plural(tests, 'test')} "
+            f"drift: {plural(len(summary.drift), 'replayed call')} in {plural(tests, 'test')} "
             "differ from their recording (see the warnings; 'drift' in --llm-report)"
         )
