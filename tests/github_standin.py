@@ -17,8 +17,9 @@ Two servers, both on 127.0.0.1 in daemon threads:
   header it did not ask for.
 
 Every request to either is recorded, headers included, for the tests to
-assert on. The answers are shaped like GitHub's documented ones, trimmed to
-the fields that matter.
+assert on, the way tests/standin.py records the providers' requests (and
+served the way it serves them). The answers are shaped like GitHub's
+documented ones, trimmed to the fields that matter.
 """
 
 import json
@@ -27,9 +28,10 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
+
+from standin import BackgroundServer, RecordedRequest, read_request, serve_in_background
 
 __all__ = ["GitHubStandIn", "Seen"]
 
@@ -40,20 +42,12 @@ SIGNATURE = "sv=2025-01-05&sig=standinSIGNATUREdoNotPrint"
 
 
 @dataclass(frozen=True)
-class Seen:
-    """One request as a server received it."""
+class Seen(RecordedRequest):
+    """One request as a server received it: recorded as the provider stand-in records
+    requests (the same fields and ``json()``), plus which of the two servers took it."""
 
     server: str
     """``api`` or ``storage``."""
-    method: str
-    path: str
-    """The path with its query string."""
-    headers: dict[str, str]
-    """Header names in lower case."""
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
 
 
 @dataclass
@@ -69,7 +63,7 @@ class _State:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
-class GitHubStandIn:
+class GitHubStandIn(BackgroundServer):
     """The API and its storage host. Use it as a context manager."""
 
     def __init__(self, token: str, repository: str = "octo-org/octo-repo") -> None:
@@ -80,19 +74,16 @@ class GitHubStandIn:
 
     # -- lifecycle -------------------------------------------------------------------
 
-    def __enter__(self) -> "GitHubStandIn":
+    def start(self) -> Self:
+        if self._servers:
+            return self
         api = self._serve(_ApiHandler)
         storage = self._serve(_StorageHandler)
         self.api_url = f"http://127.0.0.1:{api.server_address[1]}"
         self.storage_url = f"http://localhost:{storage.server_address[1]}"
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def stop(self) -> None:
         for server in self._servers:
             server.shutdown()
             server.server_close()
@@ -102,9 +93,7 @@ class GitHubStandIn:
         server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         server.daemon_threads = True
         server.stand_in = self  # type: ignore[attr-defined]
-        threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-        ).start()
+        serve_in_background(server, f"github-{handler.server_name}")
         self._servers.append(server)
         return server
 
@@ -210,13 +199,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Quiet: tests assert on captured output."""
 
     def _record(self) -> tuple[str, dict[str, list[str]], bytes]:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {name.lower(): value for name, value in self.headers.items()}
+        request = read_request(self)
+        seen = Seen(request.method, request.path, request.headers, request.body, self.server_name)
         with self.state.lock:
-            self.state.seen.append(Seen(self.server_name, self.command, self.path, headers, body))
+            self.state.seen.append(seen)
         parts = urlsplit(self.path)
-        return parts.path, parse_qs(parts.query), body
+        return parts.path, parse_qs(parts.query), request.body
 
     def _send(
         self,
@@ -283,14 +271,9 @@ class _ApiHandler(_Handler):
         else:
             self._error(404, "Not Found")
 
-    def do_GET(self) -> None:
-        self._route()
-
-    def do_POST(self) -> None:
-        self._route()
-
-    def do_PATCH(self) -> None:
-        self._route()
+    # http.server calls do_<METHOD>: the API answers these three through one router,
+    # any other method gets the base class's 501.
+    do_GET = do_POST = do_PATCH = _route  # noqa: N815
 
     def _artifacts(self, query: dict[str, list[str]]) -> None:
         with self.state.lock:

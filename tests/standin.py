@@ -23,6 +23,7 @@ Run ``python tests/standin.py --port 0 --port-file PATH`` to serve in the
 foreground until SIGTERM or SIGINT.
 """
 
+import abc
 import argparse
 import base64
 import contextlib
@@ -43,10 +44,17 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
-__all__ = ["RecordedRequest", "StandIn", "main"]
+__all__ = [
+    "BackgroundServer",
+    "RecordedRequest",
+    "StandIn",
+    "main",
+    "read_request",
+    "serve_in_background",
+]
 
 FALLBACK_ANSWER = "Hello from the stand-in, a deterministic answer."
 """The answer when a request carries no user text to echo."""
@@ -81,6 +89,50 @@ class RecordedRequest:
     def json(self) -> Any:
         """The body parsed as JSON (raises ValueError when it is not JSON)."""
         return json.loads(self.body)
+
+
+def read_request(handler: BaseHTTPRequestHandler) -> RecordedRequest:
+    """Read the request's body off ``handler`` and record the request.
+
+    A module function rather than a handler method so that every loopback
+    server of the suite records requests the same way: chunked bodies
+    reassembled, header names in lower case, repeated headers joined.
+    """
+    headers: dict[str, str] = {}
+    for name, value in handler.headers.items():
+        key = name.lower()
+        headers[key] = f"{headers[key]}, {value}" if key in headers else value
+    return RecordedRequest(handler.command, handler.path, headers, _read_body(handler))
+
+
+def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+    rfile = handler.rfile
+    if "chunked" in handler.headers.get("transfer-encoding", "").lower():
+        parts: list[bytes] = []
+        while True:
+            size_line = rfile.readline(65537)
+            size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
+            if size == 0:
+                while rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                    pass  # trailers
+                return b"".join(parts)
+            parts.append(rfile.read(size))
+            rfile.readline(65537)
+    length = int(handler.headers.get("content-length") or 0)
+    return rfile.read(length) if length > 0 else b""
+
+
+def serve_in_background(server: ThreadingHTTPServer, name: str) -> threading.Thread:
+    """Serve ``server`` from a daemon thread, started; the thread is returned for joining.
+
+    The short poll interval makes ``shutdown()`` return within 50 ms, so a
+    test that stops a server does not wait half a second for it.
+    """
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True
+    )
+    thread.start()
+    return thread
 
 
 @dataclass(frozen=True)
@@ -124,7 +176,34 @@ class _Call:
         return self.body.get("stream") is True
 
 
-class StandIn:
+class BackgroundServer(abc.ABC):
+    """A loopback server run from daemon threads: :meth:`start` and :meth:`stop` it,
+    or use it as a context manager, which does both.
+
+    A base so that every stand-in of the suite is started and stopped the same way.
+    """
+
+    @abc.abstractmethod
+    def start(self) -> Self:
+        """Bind and serve; returns self so it can be chained."""
+
+    @abc.abstractmethod
+    def stop(self) -> None:
+        """Stop serving and close the listening sockets."""
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+class StandIn(BackgroundServer):
     """A provider stand-in served from a daemon thread on 127.0.0.1.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
@@ -157,20 +236,14 @@ class StandIn:
 
     # -- lifecycle -----------------------------------------------------------------
 
-    def start(self) -> "StandIn":
+    def start(self) -> Self:
         """Bind and serve in a daemon thread; returns self so it can be chained."""
         if self._server is not None:
             return self
         server = _Server((self._host, self._port), self)
         self._port = server.server_address[1]
         self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name=f"standin-{self._port}",
-            daemon=True,
-        )
-        self._thread.start()
+        self._thread = serve_in_background(server, f"standin-{self._port}")
         return self
 
     def stop(self) -> None:
@@ -193,17 +266,6 @@ class StandIn:
                 connection.shutdown(socket.SHUT_RDWR)
         if thread is not None:
             thread.join(timeout=5)
-
-    def __enter__(self) -> "StandIn":
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- what tests look at -----------------------------------------------------------
 
@@ -362,28 +424,9 @@ class _Handler(BaseHTTPRequestHandler):
     def do_OPTIONS(self) -> None:
         self._serve()
 
-    def _read_body(self) -> bytes:
-        if "chunked" in self.headers.get("transfer-encoding", "").lower():
-            parts: list[bytes] = []
-            while True:
-                size_line = self.rfile.readline(65537)
-                size = int(size_line.split(b";", 1)[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
-                        pass  # trailers
-                    return b"".join(parts)
-                parts.append(self.rfile.read(size))
-                self.rfile.readline(65537)
-        length = int(self.headers.get("content-length") or 0)
-        return self.rfile.read(length) if length > 0 else b""
-
     def _serve(self) -> None:
-        body = self._read_body()
-        headers: dict[str, str] = {}
-        for name, value in self.headers.items():
-            key = name.lower()
-            headers[key] = f"{headers[key]}, {value}" if key in headers else value
-        recorded = RecordedRequest(self.command, self.path, headers, body)
+        recorded = read_request(self)
+        headers, body = recorded.headers, recorded.body
         sequence, failure = self.server.owner._register(recorded)
         common = [
             ("x-request-id", "req_" + _digest(self.command, urlsplit(self.path).path, body)[:24]),

@@ -5,12 +5,12 @@ when a workflow uses it as ``./``, so a workflow that passes an input the
 action does not declare, or reads an output it does not set, fails here.
 The end-to-end tests run the action's pytest step as the runner would: its
 ``env:`` with the inputs filled in, its script under bash, with
-``GITHUB_ACTIONS``, ``GITHUB_OUTPUT`` and ``GITHUB_STEP_SUMMARY`` set.
+``GITHUB_ACTIONS``, ``GITHUB_OUTPUT`` and ``GITHUB_STEP_SUMMARY`` set
+(tests/actionstep.py, shared with the comment step's tests).
 """
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -21,22 +21,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
+from actionstep import EXPRESSION, ROOT, action_step, read_action, run_step
 from standin import StandIn
 
 from pytest_llmbudget import action
 from pytest_llmbudget.report import github
 from pytest_llmbudget.summary import build
 
-ROOT = Path(__file__).resolve().parent.parent
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
 SPEC_INPUTS = {"budget", "max-calls", "max-cost", "pytest-args", "report"}
-EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
-
-
-def _action() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text())
-    return document
 
 
 def _actionlint(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -98,11 +91,15 @@ def test_the_workflows_in_the_docs_pass_actionlint(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def _is_pytest(step: dict[str, Any]) -> bool:
+    return step.get("id") == "pytest"
+
+
 # -- the action's shape ----------------------------------------------------------
 
 
 def test_action_declares_the_spec_inputs_and_maps_every_output() -> None:
-    document = _action()
+    document = read_action()
     assert document["runs"]["using"] == "composite"
     assert set(document["inputs"]) >= SPEC_INPUTS
     summary = build([], outcomes={}, limits={}, violations=[], token_counter="tiktoken")
@@ -114,13 +111,13 @@ def test_action_declares_the_spec_inputs_and_maps_every_output() -> None:
 
 def test_action_scripts_take_inputs_only_from_the_environment() -> None:
     """An input pasted into a script is a script injection; every step has a shell."""
-    for step in _action()["runs"]["steps"]:
+    for step in read_action()["runs"]["steps"]:
         assert step.get("shell"), step["name"]
         assert "${{" not in step["run"], step["name"]
 
 
 def test_the_pytest_step_hands_every_limit_to_the_runner_module() -> None:
-    (step,) = [s for s in _action()["runs"]["steps"] if s.get("id") == "pytest"]
+    step = action_step(_is_pytest)
     variables = {name: EXPRESSION.fullmatch(value) for name, value in step["env"].items()}
     wanted = {variable: name for name, (variable, _) in action.LIMITS.items()}
     wanted[action.PYTEST_ARGS] = "pytest-args"
@@ -168,35 +165,13 @@ def _run_step(
         (project / "conftest.py").write_text(conftest)
     (project / "pytest.ini").write_text("[pytest]\n")
     (project / "test_suite.py").write_text(textwrap.dedent(SUITE))
-    document = _action()
-    values = {name: str(spec.get("default", "")) for name, spec in document["inputs"].items()}
-    values["python"] = sys.executable
-    values.update(inputs)
-    (step,) = [s for s in document["runs"]["steps"] if s.get("id") == "pytest"]
-
-    def fill(text: str) -> str:
-        return EXPRESSION.sub(lambda m: values[m.group(1).removeprefix("inputs.")], text)
-
     outputs, summary = tmp_path / "github_output", tmp_path / "step_summary"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("LLMBUDGET_")}
-    env.update({name: fill(value) for name, value in step["env"].items()})
-    env.update(
-        GITHUB_ACTIONS="true",
-        GITHUB_OUTPUT=str(outputs),
-        GITHUB_STEP_SUMMARY=str(summary),
-        GITHUB_WORKSPACE=str(project),
-        STANDIN_URL=standin.url,
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    env.pop("CI", None)
-    done = subprocess.run(
-        ["bash", "-c", step["run"]],
-        cwd=project / fill(step["working-directory"]),
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    runner = {
+        "GITHUB_OUTPUT": str(outputs),
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "STANDIN_URL": standin.url,
+    }
+    done = run_step(action_step(_is_pytest), project, inputs, runner)
     written = outputs.read_text() if outputs.exists() else ""
     pairs = dict(line.split("=", 1) for line in written.splitlines() if "=" in line)
     return done, pairs, summary.read_text() if summary.exists() else ""

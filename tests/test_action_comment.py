@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import re
 import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from typing import Any
 
 import pytest
 import yaml
+from actionstep import EXPRESSION, ROOT, action_step, read_action, run_step
 from github_standin import GitHubStandIn, Seen
 from helpers import chat_record
 
@@ -29,23 +28,14 @@ from pytest_llmbudget import action, github_api
 from pytest_llmbudget.report import jsonreport
 from pytest_llmbudget.summary import build
 
-ROOT = Path(__file__).resolve().parent.parent
 EVENT = Path(__file__).parent / "data" / "pull_request_event.json"
 TOKEN = "ghs_standInTokenThatMustNeverBePrinted0042"
-EXPRESSION = re.compile(r"\$\{\{\s*([^}]*?)\s*\}\}")
 BASE_COSTS = {"test_reply": "0.06", "test_summary": "0.04"}  # $0.10
 HEAD_COSTS = {"test_reply": "0.06", "test_summary": "0.07"}  # $0.13, +30%
 
 
-def _action() -> dict[str, Any]:
-    document: dict[str, Any] = yaml.safe_load((ROOT / "action.yml").read_text())
-    return document
-
-
 def _comment_step() -> dict[str, Any]:
-    (step,) = [s for s in _action()["runs"]["steps"] if "action comment" in s.get("run", "")]
-    found: dict[str, Any] = step
-    return found
+    return action_step(lambda step: "action comment" in step.get("run", ""))
 
 
 def _report(path: Path, costs: dict[str, str]) -> Path:
@@ -106,49 +96,42 @@ def _run(
     project.mkdir(parents=True, exist_ok=True)
     if head is not None:
         _report(project / "llm-report.json", head)
-    document = _action()
-    values = {name: str(spec.get("default", "")) for name, spec in document["inputs"].items()}
-    values.update({"python": sys.executable, "github-token": TOKEN, "comment": "true"})
-    values.update(inputs or {})
-    step = _comment_step()
-
-    def fill(text: str) -> str:
-        return EXPRESSION.sub(lambda m: values[m.group(1).removeprefix("inputs.")], text)
-
     summary = tmp_path / "step_summary"
     summary.unlink(missing_ok=True)
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("LLMBUDGET_", "GITHUB_")) and "proxy" not in k.lower()
+    runner = {
+        "GITHUB_EVENT_NAME": event,
+        "GITHUB_EVENT_PATH": str(payload),
+        "GITHUB_REPOSITORY": "octo-org/octo-repo",
+        "GITHUB_API_URL": api_url,
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(tmp_path / "github_output"),
     }
-    env.update({name: fill(value) for name, value in step["env"].items()})
-    env.update(
-        GITHUB_ACTIONS="true",
-        GITHUB_EVENT_NAME=event,
-        GITHUB_EVENT_PATH=str(payload),
-        GITHUB_REPOSITORY="octo-org/octo-repo",
-        GITHUB_API_URL=api_url,
-        GITHUB_STEP_SUMMARY=str(summary),
-        GITHUB_OUTPUT=str(tmp_path / "github_output"),
-        GITHUB_WORKSPACE=str(project),
-        PYTHONDONTWRITEBYTECODE="1",
-    )
-    done = subprocess.run(
-        ["bash", "-c", step["run"]],
-        cwd=project / fill(step["working-directory"]),
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=60,
-    )
+    given = {"github-token": TOKEN, "comment": "true", **(inputs or {})}
+    done = run_step(_comment_step(), project, given, runner, timeout=60)
     assert TOKEN not in done.stdout + done.stderr
     return Step(done, summary.read_text() if summary.exists() else "")
 
 
 def _ours(github: GitHubStandIn) -> list[dict[str, Any]]:
     return [c for c in github.comments(42) if c["body"].startswith(action.MARKER)]
+
+
+def _posted(
+    tmp_path: Path,
+    github: GitHubStandIn,
+    inputs: dict[str, str],
+    *,
+    status: int = 0,
+    branch: str = "main",
+) -> tuple[Step, str]:
+    """Run the step against a base artifact from ``branch``: the step, and the body of the
+    one comment it must have posted, whatever its exit status."""
+    github.add_artifact(branch=branch, zip_bytes=_report_zip(tmp_path, BASE_COSTS))
+    step = _run(tmp_path, github.api_url, inputs)
+    assert step.done.returncode == status, step.output
+    (posted,) = _ours(github)
+    body: str = posted["body"]
+    return step, body
 
 
 def _calls(github: GitHubStandIn, method: str, fragment: str) -> list[Seen]:
@@ -254,12 +237,9 @@ def test_a_base_report_file_needs_no_artifact(tmp_path: Path, github: GitHubStan
 def test_no_base_report_says_which_branch_and_artifact_and_shows_no_numbers(
     tmp_path: Path, github: GitHubStandIn
 ) -> None:
-    github.add_artifact(branch="feature-x", zip_bytes=_report_zip(tmp_path, BASE_COSTS))
-    step = _run(tmp_path, github.api_url, {"base-artifact": "llm-costs"})
-    assert step.done.returncode == 0, step.output
-    (posted,) = _ours(github)
-    assert "no unexpired artifact named `llm-costs` from a run on `main`" in posted["body"]
-    assert "$" not in posted["body"]
+    _, body = _posted(tmp_path, github, {"base-artifact": "llm-costs"}, branch="feature-x")
+    assert "no unexpired artifact named `llm-costs` from a run on `main`" in body
+    assert "$" not in body
     assert not [s for s in github.seen if "/zip" in s.path]
 
 
@@ -309,12 +289,10 @@ def test_a_read_only_token_is_a_warning_not_a_failure(
 def test_a_cost_rise_past_the_limit_fails_after_the_comment_is_posted(
     tmp_path: Path, github: GitHubStandIn
 ) -> None:
-    github.add_artifact(branch="main", zip_bytes=_report_zip(tmp_path, BASE_COSTS))
-    step = _run(tmp_path, github.api_url, {"max-increase-pct": "10", "max-increase": "1"})
-    assert step.done.returncode == 1, step.output
-    (posted,) = _ours(github)
-    assert "Over the limit" in posted["body"]
-    assert "--max-increase-pct 10" in posted["body"]
+    limits = {"max-increase-pct": "10", "max-increase": "1"}
+    step, body = _posted(tmp_path, github, limits, status=1)
+    assert "Over the limit" in body
+    assert "--max-increase-pct 10" in body
     *_, said, failed = step.done.stdout.rstrip().splitlines()
     assert said.startswith("Posted the cost diff comment")
     assert failed.startswith("::error ")
@@ -323,12 +301,9 @@ def test_a_cost_rise_past_the_limit_fails_after_the_comment_is_posted(
 def test_an_unusable_limit_fails_with_the_message_in_the_comment(
     tmp_path: Path, github: GitHubStandIn
 ) -> None:
-    github.add_artifact(branch="main", zip_bytes=_report_zip(tmp_path, BASE_COSTS))
-    step = _run(tmp_path, github.api_url, {"max-increase-pct": "ten"})
-    assert step.done.returncode == 2, step.output
-    (posted,) = _ours(github)
-    assert "exited with status 2" in posted["body"]
-    assert "'ten' is not a percentage" in posted["body"]
+    _, body = _posted(tmp_path, github, {"max-increase-pct": "ten"}, status=2)
+    assert "exited with status 2" in body
+    assert "'ten' is not a percentage" in body
 
 
 def test_github_out_of_reach_is_a_warning_naming_the_call(tmp_path: Path) -> None:
@@ -362,7 +337,7 @@ def test_the_comment_step_takes_every_input_from_the_environment() -> None:
         match = variables.get(variable)
         assert match is not None, variable
         assert match.group(1) == f"inputs.{name}", variable
-    inputs = _action()["inputs"]
+    inputs = read_action()["inputs"]
     assert inputs["comment"]["default"] == "false", "no comment unless asked for"
     assert inputs["github-token"]["default"] == "${{ github.token }}"
     assert inputs["base-artifact"]["default"] == action.DEFAULT_ARTIFACT
@@ -371,14 +346,14 @@ def test_the_comment_step_takes_every_input_from_the_environment() -> None:
 def test_the_docs_list_every_input_and_show_the_cost_diff_workflow() -> None:
     doc = (ROOT / "docs" / "ci.md").read_text()
     table = set(re.findall(r"^\| `([a-z-]+)` \|", doc, flags=re.MULTILINE))
-    assert set(_action()["inputs"]) <= table
+    assert set(read_action()["inputs"]) <= table
     section = doc.split("## A cost diff on every pull request", 1)[1]
     workflow = yaml.safe_load(re.search(r"```yaml\n(.*?)```", section, re.DOTALL)[1])  # type: ignore[index]
     (job,) = workflow["jobs"].values()
     assert job["permissions"]["pull-requests"] == "write"
     assert job["permissions"]["actions"] == "read"
     (ours,) = [s for s in job["steps"] if s.get("uses", "").startswith("pytest-llmbudget/")]
-    assert set(ours["with"]) <= set(_action()["inputs"])
+    assert set(ours["with"]) <= set(read_action()["inputs"])
     assert ours["with"]["comment"] == "true"
     (upload,) = [s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact")]
     assert upload["with"]["name"] == action.DEFAULT_ARTIFACT

@@ -63,13 +63,29 @@ def _run(pytester: pytest.Pytester, source: str, report: Path, *args: str) -> di
     return loaded
 
 
+def _base_and_head(
+    pytester: pytest.Pytester, base_source: str, *base_args: str
+) -> tuple[Path, Path]:
+    """The reports of a base run of ``base_source`` (with ``base_args``) and a head run of HEAD:
+    every diff test compares some base with the same head."""
+    base, head = pytester.path / "base.json", pytester.path / "head.json"
+    _run(pytester, base_source, base, *base_args)
+    _run(pytester, HEAD, head)
+    return base, head
+
+
 @pytest.fixture
 def reports(pytester: pytest.Pytester, standin: StandIn) -> tuple[Path, Path]:
     """The reports of a base and a head run of the same suite, priced by genai-prices."""
-    base, head = pytester.path / "base.json", pytester.path / "head.json"
-    _run(pytester, BASE, base)
-    _run(pytester, HEAD, head)
-    return base, head
+    return _base_and_head(pytester, BASE)
+
+
+def _diff(
+    capsys: pytest.CaptureFixture[str], base: Path, head: Path, *options: str, status: int = 0
+) -> str:
+    """What `llmbudget diff` prints for the two reports, once its exit status is checked."""
+    assert main(["diff", str(base), str(head), *options]) == status
+    return capsys.readouterr().out
 
 
 def _cost(report: Path, nodeid: str | None = None) -> Decimal:
@@ -168,8 +184,7 @@ def test_diff_of_a_report_with_itself_is_unchanged(
     reports: tuple[Path, Path], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _base, head = reports
-    assert main(["diff", str(head), str(head), "--max-increase", "0"]) == 0
-    text = capsys.readouterr().out
+    text = _diff(capsys, head, head, "--max-increase", "0")
     assert "LLM cost unchanged at $" in text
     assert "tests with LLM calls: 3 unchanged" in text
 
@@ -177,12 +192,8 @@ def test_diff_of_a_report_with_itself_is_unchanged(
 def test_diff_from_nothing_breaks_any_percentage(
     pytester: pytest.Pytester, standin: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    empty = pytester.path / "empty.json"
-    _run(pytester, "def test_nothing():\n    pass\n", empty)
-    head = pytester.path / "head.json"
-    _run(pytester, HEAD, head)
-    assert main(["diff", str(empty), str(head), "--max-increase-pct", "500"]) == 1
-    text = capsys.readouterr().out
+    empty, head = _base_and_head(pytester, "def test_nothing():\n    pass\n")
+    text = _diff(capsys, empty, head, "--max-increase-pct", "500", status=1)
     assert "over the limit: the cost rose from $0.00 to" in text
     assert "3 new" in text
 
@@ -190,12 +201,7 @@ def test_diff_from_nothing_breaks_any_percentage(
 def test_diff_notes_a_partial_run(
     pytester: pytest.Pytester, standin: StandIn, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    base = pytester.path / "base.json"
-    _run(pytester, BASE, base, "-k", "same")
-    head = pytester.path / "head.json"
-    _run(pytester, HEAD, head)
-    assert main(["diff", str(base), str(head)]) == 0
-    text = capsys.readouterr().out
+    text = _diff(capsys, *_base_and_head(pytester, BASE, "-k", "same"))
     assert "note: BASE is the report of a partial run: " in text
     assert "-k" in text
 
