@@ -1,4 +1,5 @@
-"""The wheel users install holds every module of the package, and a checkout builds quietly.
+"""The wheel users install holds every module of the package and the licence, and a
+checkout builds quietly.
 
 The suite runs against an editable install, which serves whatever is in the
 source tree: a subpackage the build configuration leaves out passes every
@@ -29,8 +30,7 @@ def _checkout(tmp_path: Path) -> Path:
     source = tmp_path / "source"
     source.mkdir()
     for name in ("pyproject.toml", "README.md", "LICENSE"):
-        if (ROOT / name).exists():
-            shutil.copy(ROOT / name, source / name)
+        shutil.copy(ROOT / name, source / name)
     shutil.copytree(PACKAGE, source / PACKAGE.name, ignore=shutil.ignore_patterns("__pycache__"))
     return source
 
@@ -64,7 +64,9 @@ def test_the_wheel_ships_every_module_schema_and_type_marker(tmp_path: Path) -> 
 
     (wheel,) = tmp_path.glob("pytest_llmbudget-*.whl")
     with zipfile.ZipFile(wheel) as archive:
-        shipped = {name for name in archive.namelist() if name.startswith("pytest_llmbudget/")}
+        names = archive.namelist()
+    shipped = {name for name in names if name.startswith("pytest_llmbudget/")}
+    assert any(name.endswith(".dist-info/licenses/LICENSE") for name in names), names
     expected = {
         path.relative_to(ROOT).as_posix()
         for path in PACKAGE.rglob("*")
