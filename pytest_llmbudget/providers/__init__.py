@@ -17,7 +17,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from pytest_llmbudget.providers.anthropic import extract_messages
-from pytest_llmbudget.providers.base import Extraction, as_dict, as_str, loads, model_name
+from pytest_llmbudget.providers.base import (
+    Extraction,
+    RequestJSON,
+    as_dict,
+    as_str,
+    lazy_request,
+    model_name,
+)
 from pytest_llmbudget.providers.cohere import extract_cohere, is_cohere
 from pytest_llmbudget.providers.errors import error_kind
 from pytest_llmbudget.providers.gemini import extract_generate, model_from_path
@@ -29,7 +36,7 @@ from pytest_llmbudget.records import Usage
 
 __all__ = ["Extraction", "error_kind", "extract", "prompt_text"]
 
-_Family = Callable[[str, dict[str, object], Body, str], Extraction]
+_Family = Callable[[str, RequestJSON, Body, str], Extraction]
 
 # Endpoints that count a prompt's tokens without generating anything. They are
 # free (Anthropic, OpenAI and Gemini do not bill them), so their usage is zero
@@ -117,8 +124,8 @@ def _is_management(endpoint: str) -> bool:
     return False
 
 
-def _request_model(request: dict[str, object], endpoint: str) -> str | None:
-    return model_name(request.get("model")) or model_from_path(endpoint)
+def _request_model(request: RequestJSON, endpoint: str) -> str | None:
+    return model_name(request().get("model")) or model_from_path(endpoint)
 
 
 def extract_unguarded(
@@ -130,7 +137,7 @@ def extract_unguarded(
     content_type: str,
 ) -> Extraction:
     """``extract`` without its safety net, so tests can prove the readers themselves never raise."""
-    request = as_dict(loads(decode(request_body)))
+    request = lazy_request(decode(request_body))
     body = read_body(response_body, content_type)
     name: str | None = api
     if api not in _FAMILIES:
@@ -138,7 +145,7 @@ def extract_unguarded(
             return Extraction(
                 model=_request_model(request, endpoint),
                 usage=Usage(),
-                output_text="",
+                text="",
                 streamed=body.streamed,
             )
         name = _sniff(body)
@@ -149,7 +156,7 @@ def extract_unguarded(
         return Extraction(
             model=answer_model or _request_model(request, endpoint),
             usage=None,
-            output_text="",
+            text="",
             streamed=body.streamed,
         )
     extraction = family(provider, request, body, endpoint)
@@ -157,7 +164,7 @@ def extract_unguarded(
         return Extraction(
             model=model_from_path(endpoint),
             usage=extraction.usage,
-            output_text=extraction.output_text,
+            text=extraction.text,
             streamed=extraction.streamed,
             usage_requested=extraction.usage_requested,
         )
@@ -182,4 +189,4 @@ def extract(
     try:
         return extract_unguarded(provider, api, endpoint, request_body, response_body, content_type)
     except Exception:  # the contract is "never raise": no usage is better than a crashed run
-        return Extraction(model=None, usage=None, output_text="", streamed=False)
+        return Extraction(model=None, usage=None, text="", streamed=False)

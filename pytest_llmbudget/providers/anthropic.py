@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pytest_llmbudget.providers.base import (
     Extraction,
+    RequestJSON,
     as_dict,
     as_int,
     as_list,
@@ -69,25 +70,32 @@ def _block_text(block: dict[str, object]) -> list[str]:
     return parts
 
 
-def extract_messages(request: dict[str, object], body: Body) -> Extraction:
+def extract_messages(request: RequestJSON, body: Body) -> Extraction:
     """``/v1/messages``: usage from the message, or from ``message_start`` + ``message_delta``."""
     figures: dict[str, int] = {}
     model: str | None = None
-    parts: list[str] = []
     for chunk in body.chunks:
         kind = chunk.get("type")
         message = as_dict(chunk.get("message")) if kind == "message_start" else chunk
         model = model or model_name(message.get("model"))
         if kind in ("message_start", "message_delta", "message", None):
             _merge(figures, message.get("usage"))
-        for block in as_list(message.get("content")):
-            parts += _block_text(as_dict(block))
-        parts += _block_text(as_dict(chunk.get("content_block")))
-        if kind == "content_block_delta":
-            parts += _block_text(as_dict(chunk.get("delta")))
+
+    def text() -> str:
+        parts: list[str] = []
+        for chunk in body.chunks:
+            kind = chunk.get("type")
+            message = as_dict(chunk.get("message")) if kind == "message_start" else chunk
+            for block in as_list(message.get("content")):
+                parts += _block_text(as_dict(block))
+            parts += _block_text(as_dict(chunk.get("content_block")))
+            if kind == "content_block_delta":
+                parts += _block_text(as_dict(chunk.get("delta")))
+        return "".join(parts)
+
     return Extraction(
-        model=model or model_name(request.get("model")),
+        model=model or model_name(request().get("model")),
         usage=usage_of(figures),
-        output_text="".join(parts),
+        text=text,
         streamed=body.streamed,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -22,6 +23,8 @@ class Extraction:
 
     ``usage`` is None only when the body states no usage at all (then the
     caller estimates tokens from ``prompt_text`` and ``output_text``).
+    The request's JSON is read only when the answer does not say what a
+    reader needs (its model, mostly): see `RequestJSON`.
     ``usage_requested`` is set for OpenAI-style chat/completions streams only,
     where usage depends on the request's ``stream_options.include_usage``: it
     lets the summary say *why* a stream had to be estimated.
@@ -29,9 +32,32 @@ class Extraction:
 
     model: str | None
     usage: Usage | None
-    output_text: str
+    # The generated text, or how to collect it: only an estimate needs it, and
+    # most answers state their usage, so a reader passes a function.
+    text: str | Callable[[], str]
     streamed: bool
     usage_requested: bool | None = None
+
+    @property
+    def output_text(self) -> str:
+        return self.text if isinstance(self.text, str) else self.text()
+
+
+# The request body's JSON object, parsed at the first call: a reader asks for it
+# only when the answer leaves something out (most answers name their model).
+RequestJSON = Callable[[], dict[str, object]]
+
+
+def lazy_request(body: str) -> RequestJSON:
+    """``body`` parsed once, when first asked for; ``{}`` when it is no JSON object."""
+    parsed: list[dict[str, object]] = []
+
+    def request() -> dict[str, object]:
+        if not parsed:
+            parsed.append(as_dict(loads(body)))
+        return parsed[0]
+
+    return request
 
 
 def as_dict(value: object) -> dict[str, object]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pytest_llmbudget.providers.base import (
     Extraction,
+    RequestJSON,
     as_dict,
     as_int,
     as_list,
@@ -58,7 +59,7 @@ def is_cohere(chunk: dict[str, object]) -> bool:
     return bool(_usage_block(chunk))
 
 
-def extract_cohere(request: dict[str, object], body: Body) -> Extraction:
+def extract_cohere(request: RequestJSON, body: Body) -> Extraction:
     """Chat or embed; Cohere's chat answers do not name their model, so the request's is used."""
     model: str | None = None
     usage: Usage | None = None
@@ -71,8 +72,8 @@ def extract_cohere(request: dict[str, object], body: Body) -> Extraction:
             parts.append(as_str(as_dict(content).get("text")))
         parts.append(as_str(dig(chunk, "delta", "message", "content", "text")))
     return Extraction(
-        model=model or model_name(request.get("model")),
+        model=model or model_name(request().get("model")),
         usage=usage,
-        output_text="".join(parts),
+        text="".join(parts),
         streamed=body.streamed,
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pytest_llmbudget.providers.base import (
     Extraction,
+    RequestJSON,
     as_dict,
     as_int,
     as_list,
@@ -65,7 +66,7 @@ def _candidate_text(chunk: dict[str, object]) -> list[str]:
     return parts
 
 
-def extract_generate(request: dict[str, object], body: Body, *, endpoint: str) -> Extraction:
+def extract_generate(request: RequestJSON, body: Body, *, endpoint: str) -> Extraction:
     """One answer or a stream of chunks (SSE with ``alt=sse``, else a JSON array).
 
     Each streamed chunk restates the whole ``usageMetadata`` as running
@@ -74,16 +75,14 @@ def extract_generate(request: dict[str, object], body: Body, *, endpoint: str) -
     """
     metadata: dict[str, object] | None = None
     model: str | None = None
-    parts: list[str] = []
     for chunk in body.chunks:
         stated = chunk.get("usageMetadata")
         if isinstance(stated, dict):
             metadata = stated
         model = model or model_name(chunk.get("modelVersion"))
-        parts += _candidate_text(chunk)
     return Extraction(
-        model=model or model_from_path(endpoint) or model_name(request.get("model")),
+        model=model or model_from_path(endpoint) or model_name(request().get("model")),
         usage=usage_of(metadata) if metadata is not None else None,
-        output_text="".join(parts),
+        text=lambda: "".join(part for chunk in body.chunks for part in _candidate_text(chunk)),
         streamed=body.streamed or endpoint.endswith(":streamGenerateContent"),
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pytest_llmbudget.providers.base import (
     Extraction,
+    RequestJSON,
     as_dict,
     as_int,
     as_list,
@@ -31,7 +32,7 @@ def usage_of(chunk: dict[str, object]) -> Usage | None:
     return Usage(input_tokens=prompt or 0, output_tokens=generated or 0)
 
 
-def extract_ollama(request: dict[str, object], body: Body) -> Extraction:
+def extract_ollama(request: RequestJSON, body: Body) -> Extraction:
     """Text is ``message.content`` (chat) or ``response`` (generate), plus thinking and tools."""
     model: str | None = None
     usage: Usage | None = None
@@ -46,8 +47,8 @@ def extract_ollama(request: dict[str, object], body: Body) -> Extraction:
             function = as_dict(as_dict(call).get("function"))
             parts += [as_str(function.get("name")), dumps(function.get("arguments") or {})]
     return Extraction(
-        model=model or model_name(request.get("model")),
+        model=model or model_name(request().get("model")),
         usage=usage,
-        output_text="".join(parts),
+        text="".join(parts),
         streamed=body.streamed,
     )

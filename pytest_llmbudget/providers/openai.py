@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from pytest_llmbudget.providers.base import (
     Extraction,
+    RequestJSON,
     as_dict,
     as_int,
     as_list,
@@ -138,7 +139,7 @@ def _message_text(message: dict[str, object]) -> list[str]:
     return parts
 
 
-def extract_chat(request: dict[str, object], body: Body, *, provider: str = "") -> Extraction:
+def extract_chat(request: RequestJSON, body: Body, *, provider: str = "") -> Extraction:
     """Chat completions and legacy completions, plain or streamed.
 
     In a stream, usage arrives in one late chunk — only when the request set
@@ -148,7 +149,6 @@ def extract_chat(request: dict[str, object], body: Body, *, provider: str = "") 
     """
     model: str | None = None
     usage: Usage | None = None
-    parts: list[str] = []
     for chunk in body.chunks:
         model = model or model_name(chunk.get("model"))
         stated = chat_usage(chunk.get("usage"), provider=provider) or chat_usage(
@@ -156,18 +156,24 @@ def extract_chat(request: dict[str, object], body: Body, *, provider: str = "") 
         )
         if stated is not None:
             usage = stated
-        for choice in as_list(chunk.get("choices")):
-            entry = as_dict(choice)
-            parts.append(as_str(entry.get("text")))  # legacy /completions
-            for key in ("message", "delta"):
-                parts += _message_text(as_dict(entry.get(key)))
     requested: bool | None = None
     if body.streamed:
-        requested = dig(request, "stream_options", "include_usage") is True
+        requested = dig(request(), "stream_options", "include_usage") is True
+
+    def text() -> str:
+        parts: list[str] = []
+        for chunk in body.chunks:
+            for choice in as_list(chunk.get("choices")):
+                entry = as_dict(choice)
+                parts.append(as_str(entry.get("text")))  # legacy /completions
+                for key in ("message", "delta"):
+                    parts += _message_text(as_dict(entry.get(key)))
+        return "".join(parts)
+
     return Extraction(
-        model=model or model_name(request.get("model")),
+        model=model or model_name(request().get("model")),
         usage=usage,
-        output_text="".join(parts),
+        text=text,
         streamed=body.streamed,
         usage_requested=requested,
     )
@@ -186,7 +192,7 @@ def _output_text(items: object) -> list[str]:
     return parts
 
 
-def extract_responses(request: dict[str, object], body: Body) -> Extraction:
+def extract_responses(request: RequestJSON, body: Body) -> Extraction:
     """The Responses API, plain or streamed.
 
     A stream's usage is in the final ``response.completed`` event (or
@@ -197,23 +203,28 @@ def extract_responses(request: dict[str, object], body: Body) -> Extraction:
     """
     model: str | None = None
     usage: Usage | None = None
-    parts: list[str] = []
     for chunk in body.chunks:
         for candidate in (chunk, as_dict(chunk.get("response"))):
             model = model or model_name(candidate.get("model"))
             stated = responses_usage(candidate.get("usage"))
             if stated is not None:
                 usage = stated
-        if body.streamed:
-            kind = as_str(chunk.get("type"))
-            if kind.endswith(".delta") and "audio" not in kind:
-                parts.append(as_str(chunk.get("delta")))
-        else:
-            parts += _output_text(chunk.get("output"))
+
+    def text() -> str:
+        parts: list[str] = []
+        for chunk in body.chunks:
+            if body.streamed:
+                kind = as_str(chunk.get("type"))
+                if kind.endswith(".delta") and "audio" not in kind:
+                    parts.append(as_str(chunk.get("delta")))
+            else:
+                parts += _output_text(chunk.get("output"))
+        return "".join(parts)
+
     return Extraction(
-        model=model or model_name(request.get("model")),
+        model=model or model_name(request().get("model")),
         usage=usage,
-        output_text="".join(parts),
+        text=text,
         streamed=body.streamed,
     )
 
@@ -229,7 +240,7 @@ def embeddings_usage(value: object) -> Usage | None:
     return Usage(input_tokens=tokens, cost_usd=reported_cost(usage))
 
 
-def extract_embeddings(request: dict[str, object], body: Body) -> Extraction:
+def extract_embeddings(request: RequestJSON, body: Body) -> Extraction:
     """``/embeddings``: no generated text, so ``output_text`` stays empty."""
     model: str | None = None
     usage: Usage | None = None
@@ -237,8 +248,8 @@ def extract_embeddings(request: dict[str, object], body: Body) -> Extraction:
         model = model or model_name(chunk.get("model"))
         usage = embeddings_usage(chunk.get("usage")) or usage
     return Extraction(
-        model=model or model_name(request.get("model")),
+        model=model or model_name(request().get("model")),
         usage=usage,
-        output_text="",
+        text="",
         streamed=False,
     )
