@@ -507,3 +507,60 @@ def test_recording_passes_each_chunk_through_as_it_arrives(
     pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none").assert_outcomes(passed=3)
     assert result_of(pytester) == live
     assert len(gate.held) == 3, "the replay sent nothing"
+
+
+MODULES_CONFTEST = """
+import json, sys
+
+import pytest
+
+def pytest_unconfigure(config):
+    with open("modules.json", "w") as stream:
+        json.dump(sorted(sys.modules), stream)
+{config}
+"""
+
+
+@pytest.mark.parametrize(
+    ("vcr_config", "imports_vcrpy"),
+    [
+        ("", False),  # pytest-recording's default vcr_config: {}
+        ("{'match_on': ['method', 'uri', 'body'], 'record_mode': 'none'}", False),
+        ("{'filter_headers': ['authorization']}", True),
+        ("{'match_on': ['method', 'url']}", True),  # vcrpy's alias: vcrpy reads it
+    ],
+)
+def test_a_marked_suite_with_a_plain_vcr_config_replays_without_vcrpy(
+    pytester: pytest.Pytester,
+    standin: StandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    vcr_config: str,
+    imports_vcrpy: bool,
+) -> None:
+    """vcrpy is read only for what needs it: its import costs a replay more than its matching."""
+    monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
+    fixture = (
+        f"\n@pytest.fixture(scope='module')\ndef vcr_config():\n    return {vcr_config}\n"
+        if vcr_config
+        else ""
+    )
+    pytester.makeconftest(MODULES_CONFTEST.format(config=fixture))
+    write_test(
+        pytester,
+        "test_marked",
+        CHAT + "\nimport pytest\n\n@pytest.mark.vcr\ndef test_marked():\n"
+        "    save([chat('hello'), chat('again')])\n",
+    )
+    args = ("-p", "no:cacheprovider", "-p", "no:recording")
+    pytester.runpytest_subprocess(*args, "--llm-record=once").assert_outcomes(passed=1)
+    cassette = pytester.path / "cassettes" / "test_marked" / "test_marked.yaml"
+    assert [i["request"]["uri"] for i in load_cassette(cassette)["interactions"]] == [
+        f"{standin.url}/v1/chat/completions"
+    ] * 2
+    hits = standin.hits
+    result = pytester.runpytest_subprocess(*args, "--llm-record=none")
+    result.assert_outcomes(passed=1)
+    assert standin.hits == hits, "the replay made no live call"
+    assert result_of(pytester) == ["Echo: hello", "Echo: again"]
+    modules = set(json.loads((pytester.path / "modules.json").read_text()))
+    assert ("vcr" in modules) is imports_vcrpy

@@ -104,11 +104,65 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
     )
 
 
+# vcrpy's default match_on, and the options whose meaning needs no vcrpy to read.
+VCRPY_MATCH_ON = ("method", "scheme", "host", "port", "path", "query")
+_PLAIN_OPTIONS = frozenset({"match_on", "record_mode", "allow_playback_repeats", "serializer"})
+
+
+def _plain(request: pytest.FixtureRequest, merged: dict[str, Any], library: str) -> _Shared | None:
+    """A configuration vcrpy would read as its defaults say, read without importing vcrpy.
+
+    Most marked suites set nothing but ``match_on`` or ``record_mode``; importing
+    vcrpy (and PyYAML with it) and building a VCR for each module then costs a
+    replay more than all its matching. Anything else, or a
+    ``pytest_recording_configure`` hook (it may register matchers and
+    serializers), goes to vcrpy itself.
+    """
+    if not set(merged) <= _PLAIN_OPTIONS or merged.get("serializer", "yaml") != "yaml":
+        return None
+    if request.config.hook.pytest_recording_configure.get_hookimpls():
+        return None
+    match_on = merged.get("match_on", VCRPY_MATCH_ON)
+    if not isinstance(match_on, list | tuple) or not all(
+        isinstance(name, str) and name in NATIVE_PARTS for name in match_on
+    ):
+        return None
+    matching = dataclasses.replace(
+        _matching_of(list(match_on), [], explicit="match_on" in merged),
+        repeats=bool(merged.get("allow_playback_repeats", False)),
+    )
+    setup = CassetteSetup(
+        path=Path(library),
+        matching=matching,
+        request_filter=None,
+        response_filter=None,
+        serializer=None,
+        persister=None,
+        source="vcr_config",
+        all_http=True,
+    )
+    return _Shared(merged, merged, _with_suffix(".yaml", library), setup)
+
+
+def _with_suffix(suffix: str, library: str) -> Callable[[str], str]:
+    """vcrpy's default path transformer: the name with ``suffix``, then in the library folder
+    unless it starts with it (vcrpy's own two steps, in its order)."""
+
+    def transform(name: str) -> str:
+        path = name if name.endswith(suffix) else name + suffix
+        return path if path.startswith(library) else os.path.join(library, path)
+
+    return transform
+
+
 def _read(
     request: pytest.FixtureRequest, config: dict[str, Any], marks: list[pytest.Mark], library: str
 ) -> _Shared:
     """vcrpy's own reading of the configuration, after the suite's hook has had its say."""
     __tracebackhide__ = True
+    plain = _plain(request, merged_config(config, marks), library)
+    if plain is not None:
+        return plain._replace(config=config)
     from vcr import VCR
     from vcr.persisters.filesystem import FilesystemPersister
     from vcr.serializers import yamlserializer
@@ -183,6 +237,10 @@ def _matching(matchers: Any, *, explicit: bool) -> Matching:
             custom.append(matcher)
         else:
             parts.append(part)
+    return _matching_of(parts, custom, explicit=explicit)
+
+
+def _matching_of(parts: list[str], custom: list[Any], *, explicit: bool) -> Matching:
     # A match_on that compares all the strict key does (method, the whole URL, the body)
     # and nothing else is the strict rule: recordings of ours keep their hashed index.
     strict = not custom and STRICT_PARTS.issubset(parts) and set(parts) <= STRICT_PARTS | URL_PARTS
