@@ -14,9 +14,12 @@ plugin recorded (each interaction it writes carries ``recorded_at`` and
   when the plugin recorded them.
 
 Everything else stays, and prune is built to err that way: a partial run
-(deselected tests, a subset of paths, stopped early) is refused outright, and
-so is a run that collected no test or whose test files are not in this
-rootdir; the cassettes of modules skipped or ignored at collection stay; a
+(deselected tests, node ids, stopped early) is refused outright, and so is a
+run that collected no test or whose test files are not in this rootdir. A
+run given some paths and nothing else (``pytest tests``) is whole for the
+tests under them: it prunes only their cassettes, in the plugin's own layout
+(``<test dir>/cassettes/<module>/``, where no test elsewhere can keep its
+recordings); the cassettes of modules skipped or ignored at collection stay; a
 cassette whose test failed, was skipped or shared it with a parallel writer
 keeps all its interactions; a file that changed since the run (its SHA-256
 differs, or it is newer than the run) is left alone.
@@ -82,6 +85,8 @@ class Plan:
     delete: list[Orphan] = field(default_factory=list)
     trims: list[Trim] = field(default_factory=list)
     kept: list[tuple[str, str]] = field(default_factory=list)  # (shown path, why)
+    # The paths a run of part of the suite was whole in (rootdir-relative); None: all of it.
+    scope: list[str] | None = None
 
 
 def _shown(path: Path, rootdir: Path) -> str:
@@ -99,27 +104,34 @@ def _started(run: Mapping[str, Any]) -> float | None:
         return None
 
 
-def check_scope(document: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[Any]]:
-    """The report's ``run`` and ``cassettes``; refuse a report that is not of a full run."""
+def check_scope(
+    document: Mapping[str, Any], source: str
+) -> tuple[dict[str, Any], list[Any], list[str] | None]:
+    """The report's ``run`` and ``cassettes``, and the paths it was whole in when it ran only
+    some (None: the whole suite); refuse a report that is not of a full run of either kind."""
     run, cassettes = document.get("run"), document.get("cassettes")
     if not isinstance(run, dict) or not isinstance(cassettes, list):
         raise PruneRefusedError(
             f"{source} does not say which cassettes the run used: write it with this "
             "version's pytest --llm-report (llmbudget merge does not keep that part)"
         )
-    if run.get("partial"):
+    scope = run.get("complete_in")
+    if not run.get("partial"):
+        scope = None
+    elif not isinstance(scope, list) or not scope:
         reasons = "".join(f"\n  - {reason}" for reason in run.get("reasons") or ["(no reason)"])
         raise PruneRefusedError(
             f"{source} is the report of a partial run, so tests it did not run would lose "
-            f"their cassettes:{reasons}\nRun the whole suite with --llm-report (no -k, -m, "
-            "paths or node ids, nothing stopping it early), then prune with that report"
+            f"their cassettes:{reasons}\nRun the whole suite, or whole folders of it "
+            "(pytest tests/unit), with --llm-report: no -k, -m or node ids, nothing stopping it "
+            "early; then prune with that report"
         )
     if not run.get("collected") or not cassettes:
         raise PruneRefusedError(
             f"{source} is the report of a run that collected no test, so every cassette would "
             "look unused: run the whole suite with --llm-report, then prune with that report"
         )
-    return run, cassettes
+    return run, cassettes, None if scope is None else [str(path) for path in scope]
 
 
 def test_files(entries: Iterable[Mapping[str, Any]]) -> list[str]:
@@ -199,13 +211,72 @@ def _under(path: Path, folders: Iterable[Path]) -> bool:
     return any(folder == path or folder in path.parents for folder in folders)
 
 
+def _own_folder(test_file: Path) -> Path:
+    """Where the plugin keeps a test module's cassettes: ``<test dir>/cassettes/<module>``."""
+    return test_file.parent / "cassettes" / test_file.stem
+
+
+class _Scope:
+    """The paths a run of part of the suite ran whole: which cassettes it can speak for."""
+
+    def __init__(self, paths: Iterable[str], rootdir: Path, source: str) -> None:
+        self.rootdir = rootdir
+        self.paths = [(rootdir / path).resolve() for path in paths]
+        outside = [path for path in self.paths if not _under(path, [rootdir])]
+        if outside:
+            raise PruneRefusedError(
+                f"{source} is the report of a run of {outside[0]}, outside the rootdir "
+                f"{rootdir}: prune in the project the report comes from (or pass --rootdir)"
+            )
+        self.folders = [path for path in self.paths if path.is_dir()]
+
+    def shown(self) -> str:
+        return ", ".join(_shown(path, self.rootdir) for path in self.paths)
+
+    def holds(self, cassette: Path, root: Path) -> bool:
+        """Whether every test that could use ``cassette``, under the cassette folder ``root``
+        (``<test dir>/cassettes``), ran: its test dir is in a chosen folder, or its module
+        (the file's first folder under ``root``) is a chosen file."""
+        test_dir = root.parent
+        if _under(test_dir, self.folders):
+            return True
+        parts = cassette.relative_to(root).parts
+        return len(parts) > 1 and (test_dir / f"{parts[0]}.py").resolve() in self.paths
+
+    def check_layout(self, entries: Iterable[Mapping[str, Any]], source: str) -> None:
+        """Refuse when a test kept its cassette elsewhere than in its module's own folder:
+        tests outside the chosen paths may use that file too, and their run is not here."""
+        for entry in entries:
+            path = (self.rootdir / str(entry["path"])).resolve()
+            for nodeid in entry["tests"]:
+                own = _own_folder((self.rootdir / str(nodeid).split("::", 1)[0]).resolve())
+                if not _under(path, [own]):
+                    raise PruneRefusedError(
+                        f"{source} is the report of a run of {self.shown()} only, and "
+                        f"{nodeid} keeps its cassette {_shown(path, self.rootdir)} outside "
+                        f"{_shown(own, self.rootdir)}/ (vcr_cassette_dir or a vcr marker "
+                        "chose it), where tests elsewhere may use it too: run the whole suite "
+                        "with --llm-report, then prune with that report"
+                    )
+
+
 def plan(document: Mapping[str, Any], rootdir: Path, within: Path, source: str) -> Plan:
     """What to delete and trim; raises `PruneRefusedError` or ValueError/KeyError/TypeError."""
-    run, entries = check_scope(document, source)
+    run, entries, paths = check_scope(document, source)
     rootdir = rootdir.resolve()
     files = test_files(entries)
     check_project(files, rootdir, source)
     cassette_dir = rootdir / str(run["cassette_dir"]) if run.get("cassette_dir") else None
+    scope = None if paths is None else _Scope(paths, rootdir, source)
+    if scope is not None:
+        if cassette_dir is not None:
+            raise PruneRefusedError(
+                f"{source} is the report of a run of {scope.shown()} only, and with "
+                "--llm-cassette-dir every test keeps its cassettes in one folder, so a run of "
+                "some paths cannot tell which of them other tests use: run the whole suite "
+                "with --llm-report, then prune with that report"
+            )
+        scope.check_layout(entries, source)
     used = {(rootdir / str(entry["path"])).resolve() for entry in entries}
     left = [entry for entry in entries if entry.get("opened") and entry.get("sha256")]
     if left and not any((rootdir / str(entry["path"])).exists() for entry in left):
@@ -213,7 +284,7 @@ def plan(document: Mapping[str, Any], rootdir: Path, within: Path, source: str) 
             f"none of the {len(left)} cassettes the run left behind is under {rootdir}: "
             "run prune in the project the report comes from, or pass --rootdir"
         )
-    result = Plan()
+    result = Plan(scope=None if paths is None else list(paths))
     roots = cassette_roots(files, rootdir, cassette_dir)
     protected = _protected_dirs(run, rootdir, cassette_dir)
     started = _started(run)
@@ -221,7 +292,9 @@ def plan(document: Mapping[str, Any], rootdir: Path, within: Path, source: str) 
         if path.resolve() in used:
             continue
         shown = _shown(path, rootdir)
-        if _under(path, protected):
+        if scope is not None and not scope.holds(path, root):
+            result.kept.append((shown, f"its tests are not in {scope.shown()}, which the run ran"))
+        elif _under(path, protected):
             result.kept.append((shown, "its module was skipped or ignored at collection"))
         elif not _all_ours(recorded_by_us(path)):
             result.kept.append(

@@ -6,7 +6,10 @@ whether the run was complete: no test deselected (``-k``, ``-m``,
 node ids, nothing stopped early, every collected test run to its teardown.
 It must also name the cassette of every collected test, those that made no
 call included, and the paths that collection skipped or was told to ignore,
-whose tests' cassettes prune must keep.
+whose tests' cassettes prune must keep. A run given some paths (``pytest
+tests``) and nothing else that narrows it is whole for the tests under them:
+the report says which paths (``complete_in``), and prune takes it as a full
+run for their cassettes.
 
 The per-test part rides on each teardown report (see ``recording.playback``),
 so pytest-xdist brings it back with the reports; collection happens on the
@@ -189,7 +192,7 @@ class RunScope:
     ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The report's ``run`` object and its ``cassettes`` list."""
         config = session.config
-        reasons = selection_reasons(config, self._rootdir)
+        reasons, chosen = selection(config, self._rootdir)
         collection = self._merged(reasons)
         reasons.extend(_collection_reasons(collection))
         ran = len({nodeid for nodeid, _use in self.uses})
@@ -207,9 +210,12 @@ class RunScope:
                 f"{_plural(collection.collected - ran, 'collected test')} of "
                 f"{collection.collected:,} did not run to the end"
             )
+        # Only the choice of paths made the run partial: it is whole for the tests in them.
+        whole_in = chosen is not None and len(reasons) == 1
         run = {
             "partial": bool(reasons),
             "reasons": reasons,
+            "complete_in": [self._relative(path) for path in chosen or ()] if whole_in else None,
             "collected": collection.collected,
             "ran": ran,
             "record_mode": self._record_mode,
@@ -260,14 +266,19 @@ def _full_roots(config: pytest.Config, rootdir: Path) -> list[Path]:
     return roots or [rootdir.resolve()]
 
 
-def selection_reasons(config: pytest.Config, rootdir: Path) -> list[str]:
-    """Why the paths and options of this run chose less than the whole suite."""
+def selection(config: pytest.Config, rootdir: Path) -> tuple[list[str], list[Path] | None]:
+    """Why the paths and options of this run chose less than the whole suite, and the paths
+    it chose when they alone did: then the run is whole for the tests in them.
+
+    (A path given on the command line collects every test under it, as the
+    whole suite's run would; a node id, ``-k`` or ``--lf`` do not.)
+    """
     reasons = []
     if getattr(config.option, "lf", False):
         reasons.append("--lf ran only the tests that failed last time")
     source = getattr(config, "args_source", None)
     if source is pytest.Config.ArgsSource.TESTPATHS:
-        return reasons
+        return reasons, None
     invocation = config.invocation_params.dir
     chosen: list[Path] = []
     for arg in config.args:
@@ -280,14 +291,15 @@ def selection_reasons(config: pytest.Config, rootdir: Path) -> list[str]:
         else:
             chosen.append(path)
     if reasons:
-        return reasons
+        return reasons, None
     roots = _full_roots(config, rootdir)
-    if not all(_covered(root, chosen) for root in roots):
-        shown = ", ".join(_shown(path, rootdir) for path in chosen)
-        reasons.append(
-            f"ran only {shown}, not all of {', '.join(_shown(root, rootdir) for root in roots)}"
-        )
-    return reasons
+    if all(_covered(root, chosen) for root in roots):
+        return reasons, None
+    shown = ", ".join(_shown(path, rootdir) for path in chosen)
+    reasons.append(
+        f"ran only {shown}, not all of {', '.join(_shown(root, rootdir) for root in roots)}"
+    )
+    return reasons, chosen
 
 
 def _covered(root: Path, chosen: Iterable[Path]) -> bool:

@@ -208,10 +208,10 @@ def test_dry_run_lists_then_prune_removes_what_the_run_did_not_play(
     [
         (["-k", "summarize"], "3 tests deselected (-k, -m, --deselect, --lf or a plugin)"),
         (["test_bot.py::test_summarize"], "tests chosen by node id: test_bot.py::test_summarize"),
-        (["test_bot.py"], "ran only test_bot.py, not all of the rootdir"),
         (["-x"], "the run stopped early: stopping after 1 failures"),
+        (["test_bot.py", "-x"], "the run stopped early: stopping after 1 failures"),
     ],
-    ids=["k", "nodeid", "path", "exitfirst"],
+    ids=["k", "nodeid", "exitfirst", "path-and-exitfirst"],
 )
 def test_a_partial_run_is_refused(
     pytester: pytest.Pytester, project: Path, selection: list[str], reason: str
@@ -223,6 +223,159 @@ def test_a_partial_run_is_refused(
     assert "is the report of a partial run" in result.stderr
     assert f"  - {reason}" in result.stderr
     assert snapshot(project) == before
+
+
+def test_a_run_of_one_module_prunes_only_that_modules_cassettes(
+    pytester: pytest.Pytester, project: Path
+) -> None:
+    """`pytest test_bot.py` ran every test of test_bot: a full run for its cassettes alone.
+
+    The cassettes of test_optional and test_ignored are the plugin's and used
+    by no test of the run: a full run would keep them only because their
+    modules were skipped or ignored; this one keeps them because it did not
+    run their modules at all.
+    """
+    report = full_run(pytester, "test_bot.py")
+    document = json.loads(report.read_text())
+    jsonschema.validate(document, jsonreport.schema())
+    run = document["run"]
+    assert run["partial"] is True
+    assert run["reasons"] == ["ran only test_bot.py, not all of the rootdir"]
+    assert run["complete_in"] == ["test_bot.py"]
+    before = snapshot(project)
+
+    result = llmbudget("prune", "--report", report, cwd=project)
+    assert result.returncode == 0, result.stdout + result.stderr
+    elsewhere = "its tests are not in test_bot.py, which the run ran"
+    assert result.stdout.splitlines() == [
+        f"From {report}: a run of 4 tests, whole in test_bot.py but not the whole suite, "
+        f"started {run['started_at']}: only the cassettes of the tests there are pruned.",
+        "Deleted 1 cassette that no collected test uses:",
+        "  cassettes/test_bot/test_old.yaml",
+        "Removed 1 interaction that the run did not play, from 1 cassette:",
+        "  cassettes/test_bot/test_summarize.yaml: #2 (1 of 2 kept)",
+        "Left alone (3 cassettes):",
+        f"  cassettes/test_ignored/test_y.yaml: {elsewhere}",
+        f"  cassettes/test_optional/test_x.yaml: {elsewhere}",
+        "  cassettes/test_bot/test_flaky.yaml: a test using it did not pass "
+        "(test_bot.py::test_flaky: failed)",
+    ]
+    after = snapshot(project)
+    assert set(before) - set(after) == {f"{CASSETTES}/test_old.yaml"}
+    for key in ["cassettes/test_optional/test_x.yaml", "cassettes/test_ignored/test_y.yaml"]:
+        assert after[key] == before[key]
+
+
+KEPT = PROLOGUE + "\ndef test_kept():\n    ask('kept')\n"
+
+
+def _recorded_then_renamed(pytester: pytest.Pytester, modules: list[str]) -> list[Path]:
+    """Modules recorded with test_old, which is then deleted: its cassettes, aged, to prune."""
+    pytester.makepyfile(**{module: KEPT + OLD_TEST for module in modules})
+    recorded = pytester.runpytest("-p", "no:cacheprovider", "--llm-record=rewrite")
+    recorded.assert_outcomes(passed=2 * len(modules))
+    pytester.makepyfile(**{module: KEPT for module in modules})
+    old = list(pytester.path.rglob("test_old.yaml"))
+    assert len(old) == len(modules)
+    _age(*pytester.path.rglob("*.yaml"))
+    return sorted(old)
+
+
+def test_a_run_of_a_folder_prunes_the_cassettes_under_it(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """No testpaths: `pytest tests`, then `llmbudget prune tests`. Whole for tests/ (its
+    subfolders included), it is a full run for every cassette there; scripts/ is not looked at."""
+    pytester.makeini("[pytest]\n")
+    scripts, top, nested = _recorded_then_renamed(
+        pytester, ["tests/test_bot", "tests/unit/test_unit", "scripts/test_smoke"]
+    )
+    assert scripts.is_relative_to(pytester.path / "scripts")
+    report = full_run(pytester, "tests")
+    run = json.loads(report.read_text())["run"]
+    assert run["reasons"] == ["ran only tests, not all of the rootdir"]
+    assert run["complete_in"] == ["tests"]
+
+    result = llmbudget("prune", "--report", report, "tests", cwd=pytester.path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "whole in tests but not the whole suite" in result.stdout
+    assert "Deleted 2 cassettes that no collected test uses:" in result.stdout
+    assert "scripts" not in result.stdout
+    assert not top.exists()
+    assert not nested.exists()
+    assert scripts.exists()
+
+
+def test_the_configured_testpaths_given_as_paths_are_a_full_run(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    pytester.makeini("[pytest]\ntestpaths = tests\n")
+    (old,) = _recorded_then_renamed(pytester, ["tests/test_bot"])
+    report = full_run(pytester, "tests")
+    run = json.loads(report.read_text())["run"]
+    assert run["partial"] is False, run["reasons"]
+    assert run["complete_in"] is None
+    result = llmbudget("prune", "--report", report, cwd=pytester.path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"From {report}: a full run of 1 test, started" in result.stdout
+    assert not old.exists()
+
+
+VCR_ELSEWHERE = """
+import pytest
+
+
+@pytest.fixture
+def vcr_cassette_dir(request):
+    return str(request.config.rootpath / "shared")
+"""
+
+
+@pytest.mark.parametrize(
+    ("setup", "message"),
+    [
+        (
+            "cassette_dir",
+            "is the report of a run of tests only, and with --llm-cassette-dir every test "
+            "keeps its cassettes in one folder",
+        ),
+        (
+            "vcr_cassette_dir",
+            "is the report of a run of tests only, and tests/test_bot.py::test_kept keeps its "
+            "cassette shared/test_kept.yaml outside tests/cassettes/test_bot/",
+        ),
+    ],
+)
+def test_a_run_of_some_paths_cannot_speak_for_a_shared_cassette_folder(
+    pytester: pytest.Pytester, standin: StandIn, setup: str, message: str
+) -> None:
+    """Where tests elsewhere may keep cassettes in the same folder, only a full run can tell."""
+    if setup == "cassette_dir":
+        pytester.makeini("[pytest]\naddopts = --llm-cassette-dir=recordings\n")
+    else:
+        pytester.makeini("[pytest]\naddopts = -p no:recording\n")
+        pytester.makeconftest(VCR_ELSEWHERE)
+        pytester.makepyfile(**{"tests/test_bot": "import pytest\n" + KEPT})
+        marked = (pytester.path / "tests" / "test_bot.py").read_text()
+        (pytester.path / "tests" / "test_bot.py").write_text(
+            marked.replace("def test_kept", "@pytest.mark.vcr\ndef test_kept")
+        )
+    modules = ["tests/test_bot", "scripts/test_smoke"] if setup == "cassette_dir" else []
+    if modules:
+        _recorded_then_renamed(pytester, modules)
+    else:
+        pytester.runpytest("-p", "no:cacheprovider", "--llm-record=rewrite").assert_outcomes(
+            passed=1
+        )
+    before = sorted(pytester.path.rglob("*.yaml"))
+    assert before
+    report = full_run(pytester, "tests")
+    assert json.loads(report.read_text())["run"]["complete_in"] == ["tests"]
+    result = llmbudget("prune", "--report", report, cwd=pytester.path)
+    assert result.returncode == 2, result.stdout
+    assert f"llmbudget prune: error: {report} {message}" in result.stderr
+    assert "run the whole suite with --llm-report" in result.stderr
+    assert sorted(pytester.path.rglob("*.yaml")) == before
 
 
 def test_an_xdist_run_prunes_the_same(pytester: pytest.Pytester, project: Path) -> None:

@@ -105,10 +105,15 @@ def cmd_prune(args: argparse.Namespace) -> int:
             f"{source}: its run or cassettes part is malformed ({error!r})"
         ) from None
     run = document["run"]
-    print(
-        f"From {source}: a full run of {_plural(int(run.get('collected') or 0), 'test')}, "
-        f"started {run.get('started_at')}."
-    )
+    tests = _plural(int(run.get("collected") or 0), "test")
+    if result.scope is None:
+        print(f"From {source}: a full run of {tests}, started {run.get('started_at')}.")
+    else:
+        print(
+            f"From {source}: a run of {tests}, whole in {', '.join(result.scope)} but not the "
+            f"whole suite, started {run.get('started_at')}: only the cassettes of the tests "
+            "there are pruned."
+        )
     if not result.delete and not result.trims:
         _print_plan(result, args.dry_run)
         print("Nothing to prune: every cassette is used, and every interaction was played.")
@@ -133,10 +138,11 @@ def register(commands: Commands) -> None:
         "whole suite replay-only first (--llm-record=none: no live call). Only the cassette "
         "folders of the run's test files (or its --llm-cassette-dir) are looked at, and only "
         "what pytest-llmbudget recorded is removed: another tool's cassettes (pytest-recording, "
-        "vcrpy) stay. A report of a partial run (-k, -m, --deselect, --lf, some paths or node "
-        "ids, -x or maxfail stopping it), of a run that collected no test, or of another "
-        "project is refused. Cassettes of tests that failed or were skipped keep every "
-        "interaction; files changed since the run are left alone.",
+        "vcrpy) stay. A report of a partial run (-k, -m, --deselect, --lf, node ids, -x or "
+        "maxfail stopping it), of a run that collected no test, or of another project is "
+        "refused; a run given some paths (pytest tests) prunes only the cassettes of the tests "
+        "under them. Cassettes of tests that failed or were skipped keep every interaction; "
+        "files changed since the run are left alone.",
         epilog="Exit status: 0 pruned (or nothing to prune), 2 a usage error: a partial run's "
         "report, another project's, a report without cassette data, a path that is not there.",
     )
