@@ -372,9 +372,14 @@ def _what_if(config: pytest.Config, settings: Settings, summary: RunSummary) -> 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     run = terminalreporter.config.stash.get(RUN, None)
-    if run is not None and run.quiet:
-        terminalreporter.write_line("LLM budget: no LLM calls")
-    if run is None or run.summary is None:
+    if run is None:
+        return
+    from pytest_llmbudget.misses import cassette_misses, no_calls_line
+
+    misses = cassette_misses(terminalreporter.stats)  # refused calls leave no record
+    if run.quiet:
+        terminalreporter.write_line(no_calls_line(misses))
+    if run.summary is None:
         return
     from pytest_llmbudget.report import terminal
 
@@ -387,7 +392,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             red=True,
         )
     terminal.render(
-        run.summary, terminalreporter.write_line, verbose=terminalreporter.config.option.verbose
+        run.summary,
+        terminalreporter.write_line,
+        verbose=terminalreporter.config.option.verbose,
+        misses=misses,
     )
     if _on_github(terminalreporter.config) and not run.summary.empty:
         from pytest_llmbudget.report import github

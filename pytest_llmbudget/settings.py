@@ -18,7 +18,7 @@ from pytest_llmbudget.limits import Limits
 from pytest_llmbudget.recording.modes import RecordMode, default_mode
 
 if TYPE_CHECKING:
-    from pytest_llmbudget.whatif import Scenario
+    from pytest_llmbudget.scenarios import Scenario
 
 _TRUE = frozenset({"true", "1", "yes", "on"})
 _FALSE = frozenset({"false", "0", "no", "off", ""})
@@ -175,7 +175,7 @@ class Settings(NamedTuple):
 
 
 def _what_if(config: pytest.Config) -> tuple[Scenario, ...]:
-    from pytest_llmbudget.whatif import configured
+    from pytest_llmbudget.scenarios import configured
 
     try:
         return configured(_lines(config, "llm_what_if"))

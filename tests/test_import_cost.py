@@ -25,6 +25,7 @@ HEAVY = (
     "pytest_llmbudget.records",
     "pytest_llmbudget.summary",
     "pytest_llmbudget.runscope",
+    "pytest_llmbudget.whatif",
 )
 
 

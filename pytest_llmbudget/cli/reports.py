@@ -81,7 +81,8 @@ def _print_what_if(args: argparse.Namespace, name: str, summary: RunSummary) -> 
     from pytest_llmbudget.cli.prices import price_setup
     from pytest_llmbudget.cli.project import find_project
     from pytest_llmbudget.report import whatif as render
-    from pytest_llmbudget.whatif import configured, parse_scenario, what_ifs
+    from pytest_llmbudget.scenarios import configured, parse_scenario
+    from pytest_llmbudget.whatif import what_ifs
 
     try:
         if args.what_if:

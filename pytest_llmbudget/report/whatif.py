@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from pytest_llmbudget.report.diff import pct
-from pytest_llmbudget.report.formatting import count, plural, usd
+from pytest_llmbudget.report.formatting import plural, usd
 from pytest_llmbudget.whatif import Cost, WhatIf
 
 TEXT_ROWS = 20
@@ -83,10 +83,10 @@ def render_text(
         ["total", usd(total.recorded), *(cell(r.total if r.known else None) for r in results)],
     ]
     hidden_counts = []
-    for which, title in (("files", "test files"), ("tests", "tests")):
+    for which, title in (("files", "test file"), ("tests", "test")):
         found, hidden = _rows(results, which, rows)
         if len(found) > (1 if which == "files" else 0):
-            table.append([f"{title}:", "", *("" for _ in results)])
+            table.append([f"{title}s:", "", *("" for _ in results)])
             table += [[f"  {name}", recorded, *cells] for name, recorded, cells in found]
             hidden_counts.append((hidden, title))
     widths = [max(len(line[i]) for line in table) for i in range(len(header))]
@@ -100,7 +100,7 @@ def render_text(
         )
     for hidden, title in hidden_counts:
         if hidden:
-            out(f"  ... and {count(hidden)} more {title} (-v shows all)")
+            out(f"  ... and {plural(hidden, 'more ' + title)} (-v shows all)")
     for note in notes(results):
         out(f"note: {note}")
 
@@ -125,7 +125,7 @@ def render_markdown(results: Sequence[WhatIf], *, rows: int = 50) -> str:
             f"| `{name}` | {recorded} | {' | '.join(cells)} |" for name, recorded, cells in tests
         ]
         if hidden:
-            lines += ["", f"... and {count(hidden)} more tests (`--format json` lists all)."]
+            lines += ["", f"... and {plural(hidden, 'more test')} (`--format json` lists all)."]
         lines += ["", "</details>"]
     lines.append("")
     lines += [f"- {note}" for note in notes(results)]
