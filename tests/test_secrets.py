@@ -196,3 +196,27 @@ def test_a_url_password_is_redacted_however_short() -> None:
     )
     plain = "http://h/v1/x?to=a@b"
     assert scrubber.url(plain, scrubber.secrets_of(plain, [])) == plain
+
+
+def test_a_scrubber_sees_a_secret_set_between_two_identical_requests(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Secrets are remembered per request shape, never past a change of the environment."""
+    from pytest_llmbudget.recording.scrub import Scrubber
+
+    scrubber = Scrubber()
+    url, headers = (
+        "https://api.openai.com/v1/chat/completions",
+        [("authorization", "Bearer sk-one-1234567890")],
+    )
+    monkeypatch.delenv("LATE_SERVICE_KEY", raising=False)
+    first = scrubber.secrets_of(url, headers)
+    assert "sk-one-1234567890" in first
+    assert "late-secret-value-123" not in first
+    monkeypatch.setenv("LATE_SERVICE_KEY", "late-secret-value-123")
+    assert "late-secret-value-123" in scrubber.secrets_of(url, headers)
+    monkeypatch.delenv("LATE_SERVICE_KEY")
+    assert "late-secret-value-123" not in scrubber.secrets_of(url, headers)
+    other = scrubber.secrets_of(url, [("authorization", "Bearer sk-two-1234567890")])
+    assert "sk-two-1234567890" in other
+    assert "sk-one-1234567890" not in other

@@ -63,15 +63,22 @@ _RAW_SUFFIXES = tuple(suffix.encode("ascii") for suffix in ENV_SUFFIXES)
 # The environment as last read, and its secrets: comparing two dicts is one C
 # call, reading the secrets out of every variable again is a Python loop per call.
 _last_read: tuple[dict[bytes, bytes], frozenset[str]] = ({}, frozenset())
+# Requests whose secrets a scrubber remembers (most suites' clients send a handful of shapes).
+_KNOWN_REQUESTS = 256
 
 
 def _current_env_secrets(raw: dict[bytes, bytes]) -> set[str]:
+    return set(_env_secret_set(raw))
+
+
+def _env_secret_set(raw: dict[bytes, bytes]) -> frozenset[str]:
+    """The environment's secrets; the same object for as long as the environment is unchanged."""
     global _last_read
     seen, secrets = _last_read
     if raw != seen:
         secrets = frozenset(_raw_env_secrets(raw))
         _last_read = (dict(raw), secrets)
-    return set(secrets)
+    return secrets
 
 
 def _raw_env_secrets(raw: dict[bytes, bytes]) -> set[str]:
@@ -109,18 +116,33 @@ def _credential_values(value: str) -> Iterable[str]:
 class Scrubber:
     """Redacts one interaction at a time; holds only configuration."""
 
-    __slots__ = ("request_headers", "response_headers")
+    __slots__ = ("_known", "request_headers", "response_headers")
 
     def __init__(self, extra_headers: Iterable[str] = ()) -> None:
         extra = {name.strip().lower() for name in extra_headers if name.strip()}
         self.request_headers = REQUEST_HEADERS | extra
         self.response_headers = RESPONSE_HEADERS | extra
+        # A client sends the same URL and headers call after call: their secrets, once.
+        self._known: dict[tuple[str, tuple[tuple[str, str], ...], frozenset[str]], tuple[str, ...]]
+        self._known = {}
 
     def secrets_of(self, url: str, headers: Headers) -> list[str]:
         """Every secret value this request carries or the environment holds.
 
         Longest first, so a value that contains another is replaced whole.
         """
+        raw = getattr(os.environ, "_data", None)
+        if not (isinstance(raw, dict) and os.supports_bytes_environ):
+            return self._secrets_of(url, headers)
+        key = (url, tuple(headers), _env_secret_set(raw))
+        known = self._known.get(key)
+        if known is None:
+            if len(self._known) >= _KNOWN_REQUESTS:
+                self._known.clear()
+            known = self._known[key] = tuple(self._secrets_of(url, headers))
+        return list(known)
+
+    def _secrets_of(self, url: str, headers: Headers) -> list[str]:
         found = env_secrets()
         for name, value in headers:
             if name.lower() in self.request_headers:
