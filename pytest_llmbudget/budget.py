@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from pytest_llmbudget.errors import LLMBudgetExceeded, LLMCallLimitExceeded
 from pytest_llmbudget.limits import Limits, violation
-from pytest_llmbudget.report.formatting import usd
+from pytest_llmbudget.report.formatting import plural, usd
 
 if TYPE_CHECKING:
     from pytest_llmbudget.shared_gate import Admissions
@@ -85,7 +85,7 @@ class RunGate:
         if limits.max_calls is not None and live_calls >= limits.max_calls:
             self._refuse(
                 "max_calls",
-                f"{live_calls} live calls made, --llm-max-calls is "
+                f"{plural(live_calls, 'live call')} made, --llm-max-calls is "
                 f"{limits.max_calls}: the call was not sent",
                 limits.max_calls,
                 live_calls,
@@ -165,8 +165,9 @@ class TestGate:
             if self.max_calls is not None and self.calls >= self.max_calls:
                 repeated, times = self._endpoints.most_common(1)[0]
                 message = (
-                    f"{self.nodeid} made {self.calls} LLM calls, the limit is {self.max_calls} "
-                    f"({self._source}); {repeated} was called {times} times: "
+                    f"{self.nodeid} made {plural(self.calls, 'LLM call')}, the limit is "
+                    f"{self.max_calls} ({self._source}); {repeated} was called "
+                    f"{plural(times, 'time')}: "
                     "this looks like a polling loop"
                 )
                 if self._report is not None and not self._reported:

@@ -24,6 +24,12 @@ class CassetteDiff:
     changed: int = 0
     unchanged: int = 0
 
+    @property
+    def same(self) -> bool:
+        """The same requests with the same answers: a re-recording that changed nothing
+        but when it was recorded (the times each interaction carries)."""
+        return not (self.added or self.removed or self.changed)
+
     def __str__(self) -> str:
         parts = [
             f"{count} {word}"

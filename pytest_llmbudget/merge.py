@@ -15,7 +15,7 @@ from typing import Any
 
 from pytest_llmbudget.limits import violation
 from pytest_llmbudget.records import CallRecord
-from pytest_llmbudget.report.formatting import usd
+from pytest_llmbudget.report.formatting import plural, usd
 from pytest_llmbudget.summary import RunSummary, build
 
 _OUTCOME_RANK = {"error": 0, "failed": 1, "passed": 3, "skipped": 4}
@@ -81,7 +81,7 @@ def _checks(
         found.append(
             violation(
                 "budget",
-                f"live spend {usd(t.spend_usd)} of {reports} reports exceeds "
+                f"live spend {usd(t.spend_usd)} of {plural(reports, 'report')} exceeds "
                 f"--budget {usd(budget)}",
                 limit=float(budget),
                 actual=float(t.spend_usd),
@@ -91,8 +91,8 @@ def _checks(
         found.append(
             violation(
                 "max_cost",
-                f"cost {usd(t.cost_usd)} of {reports} reports (replayed included) exceeds "
-                f"--max-cost {usd(max_cost)}",
+                f"cost {usd(t.cost_usd)} of {plural(reports, 'report')} (replayed included) "
+                f"exceeds --max-cost {usd(max_cost)}",
                 limit=float(max_cost),
                 actual=float(t.cost_usd),
             )

@@ -281,7 +281,8 @@ def plan(document: Mapping[str, Any], rootdir: Path, within: Path, source: str) 
     left = [entry for entry in entries if entry.get("opened") and entry.get("sha256")]
     if left and not any((rootdir / str(entry["path"])).exists() for entry in left):
         raise PruneRefusedError(
-            f"none of the {len(left)} cassettes the run left behind is under {rootdir}: "
+            f"{'the cassette' if len(left) == 1 else f'none of the {len(left)} cassettes'} "
+            f"the run left behind is {'not ' if len(left) == 1 else ''}under {rootdir}: "
             "run prune in the project the report comes from, or pass --rootdir"
         )
     result = Plan(scope=None if paths is None else list(paths))

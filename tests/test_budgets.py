@@ -241,6 +241,9 @@ def test_max_calls_counts_live_calls_only(pytester: pytest.Pytester, standin: St
     result.assert_outcomes(failed=1)
     assert standin.hits == 1, "two replays and one live call; the second live call is refused"
     assert report["violations"][0]["kind"] == "max_calls"
+    assert report["violations"][0]["message"] == (
+        "1 live call made, --llm-max-calls is 1: the call was not sent"
+    )
 
 
 def test_max_cost_is_a_violation_at_the_end_even_when_tests_pass(
@@ -318,6 +321,10 @@ def test_gates_unit() -> None:
         test_gate.admit("GET", "/v1/responses/resp_1")
     assert limited.value.limit == 1
     assert limited.value.actual == 2
+    assert str(limited.value) == (
+        "t::c made 1 LLM call, the limit is 1 (--llm-test-max-calls); "
+        "POST /v1/responses was called 1 time: this looks like a polling loop"
+    )
 
 
 def _record(cost: str) -> CallRecord:

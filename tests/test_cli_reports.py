@@ -112,6 +112,8 @@ def test_merge_fails_when_the_sum_is_over_budget(
     assert [v["kind"] for v in merged["violations"]] == ["budget"]
     assert main(["merge", *shards, "--max-cost", "0.1"]) == 1
     assert "exceeds --max-cost $0.10" in capsys.readouterr().out
+    assert main(["merge", shards[0], "--max-cost", "0.01"]) == 1
+    assert " of 1 report (replayed included) exceeds --max-cost $0.01" in capsys.readouterr().out
     assert main(["report", str(out)]) == 1, "a saved violation still fails"
 
 

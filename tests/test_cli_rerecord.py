@@ -122,6 +122,22 @@ def test_the_marker_names_the_cassette_and_the_whole_suite_is_the_default(
     assert standin.hits == 2
 
 
+def test_rerecording_the_same_calls_changes_nothing(project: Path, standin: StandIn) -> None:
+    """Same requests, same answers: only the recording times differ, and that is no change."""
+    before = snapshot(project)
+    result = llmbudget("rerecord", "--yes", cwd=project, variant="1")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert standin.hits == 2, "both were re-recorded live"
+    assert "Changed" not in result.stdout
+    assert (
+        "Unchanged, the same requests and answers (only the recording times are new): "
+        f"{SUMMARIZE.as_posix()}, {TRANSLATE.as_posix()}"
+    ) in result.stdout.splitlines()
+    after = snapshot(project)
+    assert after != before, "the files were written again, with new recording times"
+    assert "version 1" in prompts(project / SUMMARIZE)[0]
+
+
 def test_without_a_terminal_it_asks_for_yes(project: Path, standin: StandIn) -> None:
     before = snapshot(project)
     result = llmbudget("rerecord", "-k", "summarize", cwd=project)

@@ -50,6 +50,70 @@ def test_none_mode_fails_a_miss_with_a_message_that_says_what_to_do(
     assert "recorder.py" not in result.stdout.str(), "our own frames are hidden"
 
 
+REFUSED_ONE = "LLM budget: no LLM call made; 1 call refused: no recording to replay (CassetteMiss)"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [[], ["--llm-report=report.json"], ["-n", "2"]],
+    ids=["quiet", "with-report", "xdist"],
+)
+def test_a_run_whose_only_call_was_refused_says_so(
+    suite: pytest.Pytester, standin: StandIn, options: list[str]
+) -> None:
+    """Not "no LLM calls": the run failed on one. (With a report the summary is built; under
+    xdist the miss happened on a worker and the controller sums up.)"""
+    result = suite.runpytest_subprocess("-p", "no:cacheprovider", "--llm-record=none", *options)
+    result.assert_outcomes(failed=1)
+    assert REFUSED_ONE in result.outlines
+    assert "LLM budget: no LLM calls" not in result.outlines
+    assert standin.hits == 0
+
+
+def test_calls_refused_in_a_fixture_or_a_test_are_all_counted(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """A miss in a fixture errors the test rather than failing it: still a refused call."""
+    write_test(
+        pytester,
+        "test_fixture",
+        ASK
+        + """
+import pytest
+
+@pytest.fixture
+def greeting():
+    return ask("hello")
+
+def test_greeted(greeting):
+    pass
+""",
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "--llm-record=none")
+    result.assert_outcomes(failed=1, errors=1)
+    assert (
+        "LLM budget: no LLM call made; 2 calls refused: no recording to replay (CassetteMiss)"
+        in result.outlines
+    )
+
+
+def test_refused_calls_are_listed_beside_the_replayed_ones(
+    suite: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prompt of one test changed since it was recorded: one call replays, one is refused."""
+    write_test(
+        suite, "test_mode", ASK + "\ndef test_other():\n    ask(os.environ.get('OTHER', 'x'))\n"
+    )
+    suite.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=2)
+    monkeypatch.setenv("OTHER", "an edited prompt")
+    result = suite.runpytest("-p", "no:cacheprovider", "--llm-record=none")
+    result.assert_outcomes(passed=1, failed=1)
+    lines = result.outlines
+    assert any(line.startswith("calls: 1 (0 live, 1 replayed)") for line in lines)
+    start = lines.index("refused: 1 call with no recording to replay (CassetteMiss):")
+    assert lines[start + 1] == "  test_mode.py::test_other"
+
+
 def test_the_sdk_does_not_swallow_or_retry_a_miss(suite: pytest.Pytester, standin: StandIn) -> None:
     suite.makepyfile(
         test_retry="""

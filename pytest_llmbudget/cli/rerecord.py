@@ -277,7 +277,7 @@ def _print_changes(selection: Selection) -> None:
     from pytest_llmbudget.errors import CassetteError
     from pytest_llmbudget.report.formatting import usd as money
 
-    changed, same, restored = [], [], []
+    changed, same, rerecorded, restored = [], [], [], []
     for cassette in selection.cassettes.values():
         if cassette.restored:
             restored.append(cassette)
@@ -287,9 +287,14 @@ def _print_changes(selection: Selection) -> None:
             same.append(cassette.shown)
             continue
         try:
-            summary = str(diff(cassette.old_bytes, new, cassette.path, selection.match_ignore))
+            found = diff(cassette.old_bytes, new, cassette.path, selection.match_ignore)
         except CassetteError as error:
             summary = f"cannot compare: {error.problem}"
+        else:
+            if new is not None and cassette.old_bytes is not None and found.same:
+                rerecorded.append(cassette.shown)
+                continue
+            summary = str(found)
         if new is None:
             summary = "deleted: its test made no LLM call"
         elif cassette.old_bytes is None:
@@ -304,6 +309,11 @@ def _print_changes(selection: Selection) -> None:
             print(f"  {shown}: {summary}; cost {cost}")
     if same:
         print(f"Unchanged: {', '.join(same)}")
+    if rerecorded:
+        print(
+            "Unchanged, the same requests and answers (only the recording times are new): "
+            f"{', '.join(rerecorded)}"
+        )
     if restored:
         print(
             f"Put back as they were, since the run stopped before their tests passed: "

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from pytest_llmbudget.costdiff import CostDiff, Side, TestChange
-from pytest_llmbudget.report.formatting import count, usd
+from pytest_llmbudget.report.formatting import count, plural, usd
 
 # Rows of tests shown before "and N more": the terminal without -v, and a
 # comment, which GitHub caps at 65,536 characters.
@@ -104,7 +104,7 @@ def render_text(
             out(("  " + "  ".join(cells) + "  " + row[5]).rstrip())
     hidden = len(diff.changes) - len(shown)
     if hidden:
-        out(f"  ... and {hidden} more changed tests (-v shows all)")
+        out(f"  ... and {plural(hidden, 'more changed test')} (-v shows all)")
     for note in diff.notes:
         out(f"note: {note}")
 
@@ -149,7 +149,8 @@ def render_markdown(
             lines.append(f"| {name} | {status} | {cost} | {calls} | {tokens} |")
         hidden = len(diff.changes) - len(shown)
         if hidden:
-            lines += ["", f"... and {hidden} more changed tests (`llmbudget diff` lists all)."]
+            more = plural(hidden, "more changed test")
+            lines += ["", f"... and {more} (`llmbudget diff` lists all)."]
         lines += ["", "</details>"]
     for note in diff.notes:
         lines += ["", f"Note: {_md(note)}"]

@@ -244,10 +244,11 @@ def _section(title: str, content: Iterable[str], *, kind: str = "", note: str = 
     return [f"<section{cls}><h2>{escape(title)}{small}</h2>", *content, "</section>"]
 
 
-def _more(total: int, shown: int, what: str) -> list[str]:
+def _more(total: int, shown: int, what: str, note: str = "") -> list[str]:
+    """``… and 1 more test``, ``… and 2 more tests``: ``what`` is the singular."""
     if total <= shown:
         return []
-    return [f'<p class="more">… and {count(total - shown)} more {escape(what)}</p>']
+    return [f'<p class="more">… and {escape(plural(total - shown, "more " + what) + note)}</p>']
 
 
 def _violations(violations: Sequence[dict[str, Any]]) -> list[str]:
@@ -266,7 +267,7 @@ def _violations(violations: Sequence[dict[str, Any]]) -> list[str]:
             + "</li>"
         )
     items.append("</ul>")
-    items += _more(len(violations), LISTED, "violations (see the JSON report)")
+    items += _more(len(violations), LISTED, "violation", " (see the JSON report)")
     return _section("Violations", items, kind="bad", note=count(len(violations)))
 
 
@@ -310,7 +311,7 @@ def _quota_errors(summary: RunSummary) -> list[str]:
         for e in errors[:LISTED]
     ]
     lines += _table(("test", "provider", "status", "endpoint"), rows, 2, "ids")
-    lines += _more(len(errors), LISTED, "quota errors")
+    lines += _more(len(errors), LISTED, "quota error")
     return _section("Quota errors", lines, kind="bad", note=count(len(errors)))
 
 
@@ -336,7 +337,7 @@ def _unknown_models(summary: RunSummary) -> list[str]:
         "<p>No price is known for these models: their calls count as $0. "
         "Add them to the <code>llm_prices</code> file to price them.</p>",
         *_table(("provider", "model", "tests", "calls"), rows, 3, "unknown"),
-        *_more(len(unknown), LISTED, "unknown models"),
+        *_more(len(unknown), LISTED, "unknown model"),
     ]
     return _section("Unknown models", lines, kind="warn", note=count(len(unknown)))
 
@@ -404,7 +405,7 @@ def _test_chart(summary: RunSummary) -> list[str]:
         content = [
             _legend(),
             charts.bars(rows, name="tests", series=SERIES, title="Cost per test, dearest first"),
-            *_more(len(priced), len(rows), "tests (all are in the table below)"),
+            *_more(len(priced), len(rows), "test", " (all are in the table below)"),
         ]
     else:
         content = ['<p class="sub">No test\'s calls cost anything.</p>']
@@ -430,7 +431,7 @@ def _model_chart(summary: RunSummary) -> list[str]:
     content = [
         _legend(),
         charts.bars(rows, name="models", series=SERIES, title="Cost per model"),
-        *_more(len(models), len(rows), "models (all are in the table below)"),
+        *_more(len(models), len(rows), "model", " (all are in the table below)"),
     ]
     return _section("Cost per model", content)
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+from pytest_llmbudget.misses import no_calls_line, refused_lines
 from pytest_llmbudget.report.formatting import count, per_provider, percent, plural, usd
 from pytest_llmbudget.summary import RunSummary
 
 Write = Callable[[str], None]
 
 
-def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
-    """Write the section; one line only when the run made no LLM call and broke no limit."""
+def render(
+    summary: RunSummary, write: Write, *, verbose: int = 0, misses: Sequence[str] = ()
+) -> None:
+    """Write the section; one line only when the run made no LLM call and broke no limit.
+
+    ``misses`` are the tests whose call was refused with ``CassetteMiss``
+    (see `pytest_llmbudget.misses`): no record says so, pytest's reports do.
+    """
     t = summary.totals
     if summary.empty:
-        write("LLM budget: no LLM calls")
+        write(no_calls_line(misses))
         return
     rows = 20 if verbose > 0 else 5
     write(
@@ -57,6 +64,8 @@ def render(summary: RunSummary, write: Write, *, verbose: int = 0) -> None:
         )
     for violation in summary.violations:
         write(f"VIOLATION [{violation['kind']}]: {violation['message']}")
+    for line in refused_lines(misses, rows):
+        write(line)
     _cassette_notes(summary, write)
     for item in summary.unknown_models:
         write(
