@@ -364,11 +364,11 @@ def test_ten_thousand_tests_keep_the_page_small(tmp_path: Path) -> None:
     assert '<div class="v">15.0M</div>' in page, "15,000,000 tokens fit their card"
 
 
-
 def test_one_left_out_is_one_more_test() -> None:
     page = html.render(_suite(html.TOP_TESTS + 1))
     assert "… and 1 more test (all are in the table below)" in page
     assert "1 more tests" not in page
+
 
 def test_a_limit_broken_before_any_call_still_shows() -> None:
     refused = {
