@@ -564,3 +564,29 @@ def test_a_marked_suite_with_a_plain_vcr_config_replays_without_vcrpy(
     assert result_of(pytester) == ["Echo: hello", "Echo: again"]
     modules = set(json.loads((pytester.path / "modules.json").read_text()))
     assert ("vcr" in modules) is imports_vcrpy
+
+
+HEADER_CHECK = """
+import httpx2
+from pytest_llmbudget.intercept.httpx_adapter import header_list
+
+for headers in (
+    [("Authorization", "Bearer sk-abc"), ("X-Stainless-OS", "Linux"), ("x-dup", "1"), ("X-Dup", "2")],
+    [("X-Name", "Zoë".encode()), ("Accept", "application/json")],  # not ASCII
+):
+    request = httpx2.Request("POST", "https://api.openai.com/v1/x", headers=headers)
+    assert header_list(request.headers) == list(request.headers.multi_items()), headers
+    assert ("authorization", "Bearer sk-abc") in header_list(request.headers) or headers[1][0] == "Accept"
+print("same")
+"""
+
+
+def test_request_headers_are_read_as_multi_items_reads_them() -> None:
+    """In a process of its own: importing the adapter here would outlive pytester's runs."""
+    import subprocess
+    import sys
+
+    done = subprocess.run(
+        [sys.executable, "-c", HEADER_CHECK], capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, "same"), done.stderr

@@ -39,6 +39,19 @@ def _core_is_mocked(transport: Any, method_name: str) -> bool:
     return str(getattr(method, "__module__", home) or "").partition(".")[0] != home
 
 
+def header_list(headers: Any) -> list[tuple[str, str]]:
+    """A request's headers as text, names in lower case, as ``multi_items()`` gives them.
+
+    Read from the raw bytes: ``multi_items()`` asks the ``encoding`` property
+    for every name and value, and it decodes every header once more to find
+    out. Headers are ASCII but for a rare client; those go the library's way.
+    """
+    try:
+        return [(key.decode("ascii").lower(), value.decode("ascii")) for key, value in headers.raw]
+    except (UnicodeDecodeError, AttributeError):
+        return list(headers.multi_items())
+
+
 def _head(response: Any) -> tuple[int, str, list[tuple[str, str]]]:
     reason = response.extensions.get("reason_phrase", b"")
     if isinstance(reason, bytes):
@@ -131,7 +144,7 @@ def _sync_handler(module: ModuleType) -> Callable[[Any], Any]:
                 tls.ready(module, self)
                 return original(self, request)
             method, url = request.method, str(request.url)
-            headers = list(request.headers.multi_items())
+            headers = header_list(request.headers)
             classification = recorder.classify(method, url, headers)
             if classification is None:
                 tls.ready(module, self)
@@ -171,7 +184,7 @@ def _async_handler(module: ModuleType) -> Callable[[Any], Any]:
                 tls.ready(module, self)
                 return await original(self, request)
             method, url = request.method, str(request.url)
-            headers = list(request.headers.multi_items())
+            headers = header_list(request.headers)
             classification = recorder.classify(method, url, headers)
             if classification is None:
                 tls.ready(module, self)
