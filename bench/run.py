@@ -24,6 +24,7 @@ from pathlib import Path
 
 import suite_ledger
 import suite_memory
+import suite_outside
 import suite_replay
 import suite_scaling
 import suite_startup
@@ -31,7 +32,7 @@ import suite_streams
 from harness import load_standin, progress, valgrind
 from report import Section, checks_table
 
-SUITES = ("replay", "scaling", "streams", "startup", "memory", "ledger")
+SUITES = ("outside", "replay", "scaling", "streams", "startup", "memory", "ledger")
 
 
 def versions() -> str:
@@ -98,6 +99,11 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory(prefix="llmbudget-bench-") as tmp:
             root = Path(tmp)
             url = standin.url
+            if "outside" in args.suites:
+                outside = suite_outside.Options(
+                    tests=40, calls=25, big=200 if quick else 1000, repeat=more
+                )
+                sections.append(suite_outside.run(root, url, outside))
             if "replay" in args.suites:
                 replay = suite_replay.Options(
                     tests=40, calls=25, repeat=more, instructions=instructions
