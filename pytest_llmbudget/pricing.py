@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -466,7 +466,7 @@ class PriceBook:
             answer = self._cache.get(key)
             if answer is not None:
                 self._answers[key] = answer
-        if isinstance(answer, Rates):
+        if isinstance(answer, Rates) and answer.covers(input_tokens):
             return answer.cost(input_tokens, cached, written, output_tokens)
         if answer == UNKNOWN:
             return None
@@ -540,12 +540,15 @@ class PriceBook:
 
 @dataclass(frozen=True, slots=True)
 class Rates:
-    """A flat-priced model's cost as a formula: USD per million tokens of each kind.
+    """A model's cost as a formula: USD per million tokens of each kind.
 
-    genai-prices takes about 60 us a call to work out what a flat price gives
-    (it decomposes the usage into its units, validates them, then multiplies);
-    a replayed suite pays that on every call. The rates are read off
-    genai-prices' own answers (see `flat_rates`), so they price exactly as it does.
+    genai-prices takes about 60 us a call to work out what a price gives (it
+    decomposes the usage into its units, validates them, then multiplies); a
+    replayed suite pays that on every call. The rates are read off
+    genai-prices' own answers (see `flat_rates`), so they price exactly as it
+    does. A model with tiers by prompt size (Anthropic's and Google's long
+    contexts) gets the rates of its base tier and ``limit``: up to that many
+    input tokens the formula holds; past it, genai-prices prices the call.
     """
 
     base: Decimal  # per call (a per-request price), in USD
@@ -553,6 +556,10 @@ class Rates:
     cache_read: Decimal  # what a cache read costs over a plain input token
     cache_write: Decimal  # what a cache write costs over a plain input token
     output: Decimal
+    limit: int | None = None  # input tokens (cache included) the base tier covers; None: all
+
+    def covers(self, input_tokens: int) -> bool:
+        return self.limit is None or input_tokens <= self.limit
 
     def cost(self, input_tokens: int, cache_read: int, cache_write: int, output: int) -> Decimal:
         per_million = (
@@ -574,13 +581,36 @@ _CHECKS = (
 )
 
 
-def flat_rates(model: Any, provider: Any) -> Rates | None:
-    """``model``'s rates when its price is flat, else None (genai-prices prices each call).
+def _checks_below(limit: int) -> tuple[tuple[int, int, int, int], ...]:
+    """`_CHECKS` for a base tier: every input within ``limit``, the tier's own edge included."""
+    return (
+        (limit, limit // 3, limit // 7, 4_567_890),
+        (limit // 2 + 1, limit // 5, limit // 11, 456_789),
+        (min(3_000, limit), 0, 0, 1),
+        (7, 3, 2, 5),
+    )
 
-    Flat: one price for every hour (no conditional prices) and per token kind
-    (no tiers by prompt size). The rates are what genai-prices charges for a
-    million tokens of each kind; the formula is then checked against
-    genai-prices on other usages, and not used unless every answer is equal.
+
+def _tier_limit(values: Iterable[Any], tiered: type) -> int | None:
+    """The smallest tier start among ``values`` (genai-prices' TieredPrices); None without tiers."""
+    starts = [
+        int(tier.start)
+        for value in values
+        if isinstance(value, tiered)
+        for tier in getattr(value, "tiers", ())
+    ]
+    return min(starts) if starts else None
+
+
+def flat_rates(model: Any, provider: Any) -> Rates | None:
+    """``model``'s rates when its price is flat up to a prompt size, else None.
+
+    Flat: one price for every hour (no conditional prices) and per token kind,
+    at least up to the first tier by prompt size. The rates are what
+    genai-prices charges for a million tokens of each kind (counted on fewer,
+    within the base tier, for a tiered model); the formula is then checked
+    against genai-prices on other usages, and not used unless every answer is
+    equal.
     """
     genai = _genai_prices()
     from genai_prices import types as genai_types
@@ -588,8 +618,13 @@ def flat_rates(model: Any, provider: Any) -> Rates | None:
     prices = model.prices
     if not isinstance(prices, genai_types.ModelPrice):
         return None
-    if not all(value is None or isinstance(value, Decimal) for value in vars(prices).values()):
+    values = list(vars(prices).values())
+    tiered = genai_types.TieredPrices
+    if not all(value is None or isinstance(value, Decimal | tiered) for value in values):
         return None
+    limit = _tier_limit(values, tiered)
+    if limit is not None and limit < 1_000:
+        return None  # a tier from the first thousand tokens: hardly a base tier
 
     def charged(input_tokens: int, cache_read: int, cache_write: int, output: int) -> Decimal:
         usage = genai.Usage(
@@ -601,17 +636,22 @@ def flat_rates(model: Any, provider: Any) -> Rates | None:
         return _as_decimal(model.calc_price(usage, provider).total_price)
 
     million = 1_000_000
+    # Counted on a power of ten within the base tier, then scaled exactly to a million.
+    probe = million if limit is None else 10 ** (len(str(limit)) - 1)
+    scale = million // probe
     try:
         base = charged(0, 0, 0, 0)
-        inputs = charged(million, 0, 0, 0)
+        inputs = charged(probe, 0, 0, 0)
         rates = Rates(
             base=base,
-            input=inputs - base,
-            cache_read=charged(million, million, 0, 0) - inputs,
-            cache_write=charged(million, 0, million, 0) - inputs,
-            output=charged(0, 0, 0, million) - base,
+            input=(inputs - base) * scale,
+            cache_read=(charged(probe, probe, 0, 0) - inputs) * scale,
+            cache_write=(charged(probe, 0, probe, 0) - inputs) * scale,
+            output=(charged(0, 0, 0, probe) - base) * scale,
+            limit=limit,
         )
-        if any(rates.cost(*usage) != charged(*usage) for usage in _CHECKS):
+        checks = _CHECKS if limit is None else _checks_below(limit)
+        if any(rates.cost(*usage) != charged(*usage) for usage in checks):
             return None
     except Exception:  # price data genai-prices itself cannot use: it stays the judge
         return None

@@ -4,7 +4,8 @@ genai-prices builds its whole price table the first time it prices a call:
 about 190 million instructions, a tenth of a second on a slow machine, in
 every run, for answers that only change when genai-prices does. So each
 model a run priced is written to ``<rootdir>/.llmbudget/cache/rates.json``:
-its flat `Rates`, or that genai-prices does not know it. A later run with
+its `Rates` (flat, or flat up to a tier by prompt size), or that genai-prices
+does not know it. A later run with
 the same genai-prices (its data file, found without importing it) and the
 same pricing code reads them back; anything else, a model it has not seen,
 or a price that is not flat, goes to genai-prices as before.
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_llmbudget.pricing import Rates
 
-FORMAT = 1
+FORMAT = 2
 UNKNOWN = "unknown"  # genai-prices has no price for the model: no need to ask it again
 # A model priced by genai-prices on each call (tiered or hourly prices): asking is needed.
 NOT_FLAT = "not-flat"
@@ -97,14 +98,20 @@ class RatesCache:
             raw = self._load().get(_name(key))
         if raw in (UNKNOWN, NOT_FLAT):
             return str(raw)
-        if not (isinstance(raw, list) and len(raw) == 5 and all(isinstance(x, str) for x in raw)):
+        if not (isinstance(raw, list) and len(raw) == 6):
+            return None
+        *figures, limit = raw
+        if not all(isinstance(x, str) for x in figures):
+            return None
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int)):
             return None
         from pytest_llmbudget.pricing import Rates
 
         try:
-            return Rates(*(Decimal(value) for value in raw))
-        except InvalidOperation:
+            base, input_, cache_read, cache_write, output = (Decimal(value) for value in figures)
+        except (InvalidOperation, ValueError):
             return None
+        return Rates(base, input_, cache_read, cache_write, output, limit=limit)
 
     def put(self, key: Key, answer: Rates | str) -> None:
         """Store ``answer`` and write the file; giving up silently (a read-only checkout)."""
@@ -117,6 +124,7 @@ class RatesCache:
                 str(answer.cache_read),
                 str(answer.cache_write),
                 str(answer.output),
+                answer.limit,
             ]
         )
         with self._lock:

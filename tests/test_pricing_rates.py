@@ -85,10 +85,75 @@ def test_rates_price_every_flat_model_as_genai_prices_does(
     assert rates.cost(*usage) == _genai(model, provider, usage)
 
 
-def test_tiered_and_hourly_prices_get_no_rates() -> None:
-    others = [(provider, model) for provider, model in MODELS if (provider, model) not in FLAT]
-    assert others, "genai-prices has tiered or conditional prices"
-    assert all(flat_rates(model, provider) is None for provider, model in others)
+def _tiered(model: Any) -> bool:
+    values = vars(model.prices).values() if isinstance(model.prices, genai_types.ModelPrice) else ()
+    return any(isinstance(value, genai_types.TieredPrices) for value in values)
+
+
+TIERED = [(provider, model) for provider, model in MODELS if _tiered(model)]
+TIERED_RATES = {(provider.id, model.id): flat_rates(model, provider) for provider, model in TIERED}
+
+
+def test_hourly_prices_get_no_rates() -> None:
+    hourly = [
+        (provider, model)
+        for provider, model in MODELS
+        if not isinstance(model.prices, genai_types.ModelPrice)
+    ]
+    assert hourly, "genai-prices has conditional prices"
+    assert all(flat_rates(model, provider) is None for provider, model in hourly)
+
+
+def test_tiered_models_get_the_rates_of_their_base_tier() -> None:
+    """Claude Sonnet and Gemini Pro have tiers by prompt size: priced by formula below the tier."""
+    assert len(TIERED) >= 10, "genai-prices has tiered prices"
+    with_rates = {key: rates for key, rates in TIERED_RATES.items() if rates is not None}
+    assert len(with_rates) >= 0.9 * len(TIERED), sorted(set(TIERED_RATES) - set(with_rates))
+    sonnet = TIERED_RATES[("anthropic", "claude-sonnet-4-5")]
+    assert sonnet is not None
+    assert (sonnet.input, sonnet.output, sonnet.limit) == (Decimal(3), Decimal(15), 200_000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(index=st.integers(0, max(len(TIERED) - 1, 0)), usage=usages)
+def test_tiered_rates_price_as_genai_prices_within_the_base_tier_and_stand_aside_past_it(
+    index: int, usage: tuple[int, int, int, int]
+) -> None:
+    provider, model = TIERED[index]
+    rates = TIERED_RATES[(provider.id, model.id)]
+    if rates is None or rates.limit is None:
+        return
+    input_tokens, cache_read, cache_write, output = usage
+    if rates.covers(input_tokens):
+        assert rates.cost(*usage) == _genai(model, provider, usage)
+    # the same usage cut to fit the base tier, at its very edge too
+    scale = min(1, rates.limit / max(input_tokens, 1))
+    fitted = (
+        min(int(input_tokens * scale), rates.limit),
+        int(cache_read * scale),
+        int(cache_write * scale),
+        output,
+    )
+    fitted = (max(fitted[0], fitted[1] + fitted[2]), *fitted[1:])
+    assert rates.covers(fitted[0])
+    assert rates.cost(*fitted) == _genai(model, provider, fitted)
+    assert not rates.covers(rates.limit + 1)
+
+
+def test_a_price_book_hands_a_call_past_the_base_tier_to_genai_prices() -> None:
+    book = PriceBook()
+    small = Usage(input_tokens=150_000, output_tokens=1_000)
+    large = Usage(input_tokens=250_000, output_tokens=1_000)
+    priced = [
+        book.price(
+            provider="anthropic", model="claude-sonnet-4-5", host="api.anthropic.com", usage=u
+        )
+        for u in (small, large, small, large)
+    ]
+    assert [p.cost_usd for p in priced[:2]] == [p.cost_usd for p in priced[2:]]
+    # $3 / $15 per million below 200k input tokens, $6 / $22.50 past it (genai-prices' tier)
+    assert priced[0].cost_usd == Decimal("0.465")
+    assert priced[1].cost_usd == Decimal("1.5225")
 
 
 def test_a_formula_that_disagrees_with_genai_prices_is_not_used() -> None:
