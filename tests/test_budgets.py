@@ -287,11 +287,11 @@ from pytest_llmbudget import LLMCallLimitExceeded
 @pytest.mark.llm_budget(calls=10)
 def test_gather():
     async def main():
-        client = openai.AsyncOpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
-        calls = [client.chat.completions.create(
-            model="gpt-4o-mini", messages=[{"role": "user", "content": f"gather {i}"}])
-            for i in range(30)]
-        return await asyncio.gather(*calls, return_exceptions=True)
+        async with openai.AsyncOpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0) as client:
+            calls = [client.chat.completions.create(
+                model="gpt-4o-mini", messages=[{"role": "user", "content": f"gather {i}"}])
+                for i in range(30)]
+            return await asyncio.gather(*calls, return_exceptions=True)
     results = asyncio.run(main())
     assert sum(isinstance(r, LLMCallLimitExceeded) for r in results) == 20
 """

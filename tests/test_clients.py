@@ -27,10 +27,13 @@ CASES: dict[str, str] = {
         import openai
         def call():
             async def go():
-                client = openai.AsyncOpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
-                reply = await client.chat.completions.create(
-                    model="gpt-4o-mini", messages=[{"role": "user", "content": "async hello"}]
-                )
+                # Closed here: a client left open leaks its socket into a later test's run.
+                async with openai.AsyncOpenAI(
+                    base_url=URL + "/v1", api_key=KEY, max_retries=0
+                ) as client:
+                    reply = await client.chat.completions.create(
+                        model="gpt-4o-mini", messages=[{"role": "user", "content": "async hello"}]
+                    )
                 return [reply.choices[0].message.content, reply.usage.total_tokens]
             return asyncio.run(go())
     """,
@@ -63,12 +66,16 @@ CASES: dict[str, str] = {
         import openai
         def call():
             async def go():
-                client = openai.AsyncOpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
-                stream = await client.chat.completions.create(
-                    model="gpt-4o-mini", messages=[{"role": "user", "content": "async stream"}],
-                    stream=True, stream_options={"include_usage": True},
-                )
-                return [c.choices[0].delta.content if c.choices else None async for c in stream]
+                async with openai.AsyncOpenAI(
+                    base_url=URL + "/v1", api_key=KEY, max_retries=0
+                ) as client:
+                    stream = await client.chat.completions.create(
+                        model="gpt-4o-mini", messages=[{"role": "user", "content": "async stream"}],
+                        stream=True, stream_options={"include_usage": True},
+                    )
+                    return [
+                        c.choices[0].delta.content if c.choices else None async for c in stream
+                    ]
             return asyncio.run(go())
     """,
     "openai-responses": """

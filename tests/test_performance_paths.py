@@ -287,9 +287,10 @@ def test_a_replay_never_loads_the_trust_store(
         def test_replayed():
             sdk = openai.AsyncOpenAI(base_url=URL + "/v1", api_key=KEY, max_retries=0)
             async def ask():
-                answer = await sdk.chat.completions.create(
-                    model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}]
-                )
+                async with sdk:
+                    answer = await sdk.chat.completions.create(
+                        model="gpt-4o-mini", messages=[{"role": "user", "content": "again"}]
+                    )
                 return answer.choices[0].message.content
             save({"answer": asyncio.run(ask()), "contexts": len(tls._contexts)})
         """,
