@@ -355,6 +355,10 @@ class RunState:
                 self.worker_counters.append(result.token_counter)
 
 
+# URLs whose default classification a run remembers (a suite calls a handful of endpoints).
+CLASSIFIED_URLS = 1024
+
+
 def build_engine(run: RunState) -> Engine:
     from pytest_llmbudget.budget import RunGate
     from pytest_llmbudget.ledger import Ledger
@@ -364,8 +368,22 @@ def build_engine(run: RunState) -> Engine:
     settings = run.settings
     hook = run.hook
 
+    classify_hook = hook.pytest_llmbudget_classify
+    defaults = run.pluginmanager.get_plugin("llmbudget-defaults")
+    by_url: dict[str, Any] = {}
+
     def classify_with_hooks(request: Any) -> Any:
-        return hook.pytest_llmbudget_classify(request=request)
+        """The classify hook; the default answers by URL alone, so it is asked once per URL."""
+        impls = classify_hook.get_hookimpls()
+        if len(impls) != 1 or impls[0].plugin is not defaults:
+            return classify_hook(request=request)
+        url = request.url
+        if url in by_url:
+            return by_url[url]
+        if len(by_url) >= CLASSIFIED_URLS:
+            by_url.clear()
+        found = by_url[url] = classify_hook(request=request)
+        return found
 
     limits = settings.limits
     run_wide = any(

@@ -121,3 +121,46 @@ def test_hooks_that_return_none_fall_back_to_the_builtins(
         """,
     )
     pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+
+
+LATE_CLASSIFIER_CONFTEST = """
+import json, os
+from pytest_llmbudget.classify import Classification
+
+class Late:
+    def pytest_llmbudget_classify(self, request):
+        return Classification("late", "chat", "late.example", "/v1/chat/completions")
+
+def pytest_runtest_setup(item):
+    if item.name == "test_second":
+        item.config.pluginmanager.register(Late(), "late-classifier")
+
+def pytest_llmbudget_call(record):
+    with open(os.environ["CALLS_FILE"], "a") as stream:
+        stream.write(json.dumps([record.nodeid.split("::")[-1], record.provider]) + "\\n")
+"""
+
+TWO_CALLS = """
+import httpx
+
+def ask():
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "same url"}]}
+    return httpx.post(URL + "/v1/chat/completions", json=body).status_code
+
+def test_first():
+    assert ask() == 200
+
+def test_second():
+    assert ask() == 200
+"""
+
+
+def test_a_classify_hook_registered_mid_run_is_asked_for_a_url_seen_before(
+    pytester: pytest.Pytester, standin: StandIn, files: dict[str, Any]
+) -> None:
+    """The default classification is remembered per URL only while no other hook answers."""
+    pytester.makeconftest(LATE_CLASSIFIER_CONFTEST)
+    write_test(pytester, "test_late", TWO_CALLS)
+    pytester.runpytest("-p", "no:cacheprovider", "-p", "no:randomly").assert_outcomes(passed=2)
+    calls = [json.loads(line) for line in files["calls"].read_text().splitlines()]
+    assert calls == [["test_first", "openai"], ["test_second", "late"]]
