@@ -396,11 +396,16 @@ def test_gemini_generate_content_stream(stand: StandIn) -> None:
 def test_gemini_async() -> None:
     async def go(url: str) -> tuple[str | None, list[str | None]]:
         client = genai.Client(api_key=KEY, http_options=types.HttpOptions(base_url=url))
-        reply = await client.aio.models.generate_content(model="gemini-2.0-flash", contents="a b")
-        stream = await client.aio.models.generate_content_stream(
-            model="gemini-2.0-flash", contents="c d"
-        )
-        return reply.text, [chunk.text async for chunk in stream]
+        try:
+            reply = await client.aio.models.generate_content(
+                model="gemini-2.0-flash", contents="a b"
+            )
+            stream = await client.aio.models.generate_content_stream(
+                model="gemini-2.0-flash", contents="c d"
+            )
+            return reply.text, [chunk.text async for chunk in stream]
+        finally:
+            await client.aio.aclose()  # an open session would leak into a later test
 
     with StandIn() as own:
         text, pieces = asyncio.run(go(own.url))
