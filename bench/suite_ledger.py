@@ -22,32 +22,11 @@ from typing import Any
 from harness import load_tests_module, progress
 from report import Section
 
-from pytest_llmbudget.records import CallRecord
-
 
 @dataclass(frozen=True)
 class Options:
     calls: int
     repeat: int
-
-
-def _record() -> CallRecord:
-    record = CallRecord(
-        nodeid="bench::test",
-        provider="openai",
-        api="chat",
-        host="api.openai.com",
-        endpoint="/v1/chat/completions",
-        method="POST",
-        url="https://api.openai.com/v1/chat/completions",
-        live=True,
-        status=200,
-        duration_s=0.1,
-        recorded_at=None,
-        cassette=None,
-    )
-    record.cost_usd = Decimal("0.0001")
-    return record
 
 
 def _accept(calls: int, spend: Decimal, others: Decimal | None) -> None:
@@ -56,7 +35,7 @@ def _accept(calls: int, spend: Decimal, others: Decimal | None) -> None:
 
 def _time_calls(admissions: Any, ledger: Any, calls: int) -> float:
     """Seconds per live call: one admission with the daily check, one ledger row."""
-    record = _record()
+    record = load_tests_module("helpers").chat_record("bench::test", "0.0001")
     admissions.admit("bench::warm", _accept, daily=True)  # connect and set up first
     started = time.perf_counter()
     for _ in range(calls):
