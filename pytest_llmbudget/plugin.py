@@ -64,7 +64,7 @@ def _price_book(settings: Settings) -> PriceBook:
             raise pytest.UsageError(f"llm_prices: {error}") from None
     from pytest_llmbudget.rates_cache import RatesCache
 
-    return PriceBook(overrides, settings.free_hosts, RatesCache.under(settings.rootdir))
+    return PriceBook(overrides, settings.free_hosts, RatesCache.for_this_install())
 
 
 def _price_book_factory(settings: Settings) -> Callable[[], PriceBook]:

@@ -375,7 +375,7 @@ def apply(result: Plan) -> list[str]:
             skipped.append(trim.shown)
             continue
         cassette = Cassette.parse(trim.path, text)
-        kept = Cassette(trim.path)
+        kept = Cassette(trim.path, style=cassette.style)
         kept.interactions = [cassette.interactions[position] for position in trim.keep]
         kept.save()
     for orphan in result.delete:

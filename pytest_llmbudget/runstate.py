@@ -419,6 +419,7 @@ def build_engine(run: RunState) -> Engine:
         match_ignore=settings.match_ignore,
         match_ignore_url=settings.match_ignore_url,
         record_errors=settings.record_errors,
+        cassette_style=settings.cassette_style,
         extra_hosts=settings.hosts,
         rootdir=settings.rootdir,
         classifier=classify_with_hooks,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 import pytest
 
 from pytest_llmbudget.limits import Limits
+from pytest_llmbudget.recording.cassette_text import STYLES
 from pytest_llmbudget.recording.modes import RecordMode, default_mode
 
 if TYPE_CHECKING:
@@ -129,6 +130,7 @@ class Settings(NamedTuple):
     match_ignore: tuple[str, ...]
     match_ignore_url: tuple[str, ...]
     record_errors: bool
+    cassette_style: str
     redact_headers: tuple[str, ...]
     rootdir: Path
     prices_file: Path | None
@@ -159,6 +161,9 @@ class Settings(NamedTuple):
             match_ignore=_lines(config, "llm_match_ignore"),
             match_ignore_url=url_parts(_lines(config, "llm_match_ignore_url")),
             record_errors=parse_bool(config.getini("llm_record_errors"), "llm_record_errors"),
+            cassette_style=parse_choice(
+                str(config.getini("llm_cassette_style") or "json"), STYLES, "llm_cassette_style"
+            ),
             redact_headers=_lines(config, "llm_redact_headers"),
             rootdir=rootdir,
             prices_file=_path(rootdir, str(config.getini("llm_prices") or "")),
@@ -413,6 +418,12 @@ def add_options(parser: pytest.Parser) -> None:
         "llm_record_errors",
         "Write responses with status >= 400 to cassettes too.",
         default="false",
+    )
+    parser.addini(
+        "llm_cassette_style",
+        "How new cassettes are written: json (JSON-formatted YAML, fast to read) or yaml "
+        "(block YAML). A cassette that exists keeps its style.",
+        default="json",
     )
     parser.addini(
         "llm_redact_headers",

@@ -109,6 +109,10 @@ def test_cassettes_are_vcrpy_v1_yaml_that_vcrpy_and_pytest_recording_replay(
     ours = result_of(pytester)
     cassette_file = pytester.path / "cassettes" / "test_compat" / "test_vcr.yaml"
     assert load_cassette(cassette_file)["version"] == 1
+    # Written in the JSON style: the same data to a JSON reader as to YAML.
+    text = cassette_file.read_text()
+    assert text.startswith('{\n  "interactions": [')
+    assert json.loads(text) == load_cassette(cassette_file)
 
     # vcrpy's own loader reads it.
     from vcr.persisters.filesystem import FilesystemPersister
@@ -132,6 +136,39 @@ def test_cassettes_are_vcrpy_v1_yaml_that_vcrpy_and_pytest_recording_replay(
     result.assert_outcomes(passed=1)
     assert standin.hits == 0
     assert result_of(pytester) == ours
+
+
+def test_the_block_yaml_style_on_request_and_kept_when_a_test_adds_to_a_cassette(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    pytester.makeini("[pytest]\nllm_cassette_style = yaml\n")
+    write_test(pytester, "test_styles", CHAT + "\ndef test_one():\n    chat('first')\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    cassette = pytester.path / "cassettes" / "test_styles" / "test_one.yaml"
+    assert cassette.read_text().startswith("interactions:\n- ")
+
+    # The JSON style is the default now, yet a block-YAML cassette a test adds to stays so.
+    pytester.makeini("[pytest]\n")
+    write_test(
+        pytester, "test_styles", CHAT + "\ndef test_one():\n    chat('first')\n    chat('more')\n"
+    )
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=new").assert_outcomes(passed=1)
+    assert cassette.read_text().startswith("interactions:\n- ")
+    assert len(load_cassette(cassette)["interactions"]) == 2
+    # Re-recorded from scratch, it takes the style of the run.
+    pytester.runpytest("-p", "no:cacheprovider", "--llm-record=rewrite").assert_outcomes(passed=1)
+    assert cassette.read_text().startswith("{")
+    assert len(load_cassette(cassette)["interactions"]) == 2
+
+
+def test_an_unknown_cassette_style_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\nllm_cassette_style = toml\n")
+    pytester.makepyfile("def test_x():\n    assert 1 + 1 == 2\n")
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*llm_cassette_style='toml' is not allowed; use one of: json, yaml*"]
+    )
 
 
 def test_a_corrupt_cassette_fails_the_test_by_name_and_is_left_alone(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -12,7 +14,7 @@ from helpers import write_test
 from standin import StandIn
 
 from pytest_llmbudget.pricing import PriceBook, Rates
-from pytest_llmbudget.rates_cache import NOT_FLAT, UNKNOWN, RatesCache
+from pytest_llmbudget.rates_cache import NOT_FLAT, UNKNOWN, RatesCache, user_cache_folder
 from pytest_llmbudget.records import Usage
 
 MODULES_CONFTEST = """
@@ -53,12 +55,20 @@ def _costs(report: dict[str, Any]) -> list[tuple[str, float, bool]]:
     ]
 
 
+def _answers_file(folder: Path) -> Path:
+    """The one file of answers a run wrote under the user cache folder ``folder``."""
+    (found,) = (folder / "rates").glob("*.json")
+    return found
+
+
 @pytest.fixture
 def project(pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The file of answers, in the user cache folder LLMBUDGET_CACHE_DIR names."""
     monkeypatch.setenv("RESULT_FILE", str(pytester.path / "result.json"))
+    monkeypatch.setenv("LLMBUDGET_CACHE_DIR", str(pytester.path / "user-cache"))
     pytester.makeconftest(MODULES_CONFTEST)
     write_test(pytester, "test_priced", TEST)
-    return pytester.path / ".llmbudget" / "cache" / "rates.json"
+    return pytester.path / "user-cache"
 
 
 def test_a_replay_reads_the_answers_and_never_imports_genai_prices(
@@ -66,14 +76,16 @@ def test_a_replay_reads_the_answers_and_never_imports_genai_prices(
 ) -> None:
     modules, recorded = _run(pytester)
     assert "genai_prices" in modules, "the first run asked genai-prices"
-    stored = json.loads(project.read_text())["answers"]
+    stored = json.loads(_answers_file(project).read_text())["answers"]
     rates = [
         [Decimal(x) for x in value[:5]] + value[5:] for value in stored.values() if value != UNKNOWN
     ]
     assert rates == [[0, Decimal("0.15"), Decimal("-0.075"), 0, Decimal("0.6"), None]]
     assert list(stored.values()).count(UNKNOWN) == 1
-    assert (project.parent / ".gitignore").read_text().splitlines()[-1] == "*"
 
+    # A fresh clone: no .llmbudget folder at all. The answers are the install's, not the
+    # project's, so its first replay still prices without genai-prices.
+    shutil.rmtree(pytester.path / ".llmbudget")
     modules, replayed = _run(pytester, "--llm-record=none")
     assert "genai_prices" not in modules
     assert _costs(replayed) == _costs(recorded)
@@ -97,12 +109,42 @@ def test_an_unusable_file_is_ignored_and_replaced(
     pytester: pytest.Pytester, project: Path, damage: str
 ) -> None:
     _modules, recorded = _run(pytester)
-    good = json.loads(project.read_text())
-    project.write_text(damage)
+    answers = _answers_file(project)
+    good = json.loads(answers.read_text())
+    answers.write_text(damage)
     modules, replayed = _run(pytester, "--llm-record=none")
     assert "genai_prices" in modules, "asked again"
     assert _costs(replayed) == _costs(recorded)
-    assert json.loads(project.read_text()) == good
+    assert json.loads(answers.read_text()) == good
+
+
+def test_the_user_cache_folder_follows_the_platform_convention(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("LLMBUDGET_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert user_cache_folder() == tmp_path / "xdg" / "pytest-llmbudget"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert user_cache_folder() == tmp_path / "home" / ".cache" / "pytest-llmbudget"
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert user_cache_folder() == tmp_path / "home" / "Library" / "Caches" / "pytest-llmbudget"
+    monkeypatch.setenv("LLMBUDGET_CACHE_DIR", str(tmp_path / "chosen"))
+    assert user_cache_folder() == tmp_path / "chosen"
+    cache = RatesCache.for_this_install()
+    assert cache.path is not None
+    assert cache.path.parent == tmp_path / "chosen" / "rates"
+
+
+def test_an_unwritable_cache_folder_only_costs_the_next_run_a_lookup(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    cache = RatesCache(blocker / "rates" / "x.json")  # its folder cannot be made
+    cache.put(("gpt-4o-mini", "openai", True), UNKNOWN)
+    assert cache.get(("gpt-4o-mini", "openai", True)) == UNKNOWN  # kept for this run
+    assert RatesCache(blocker / "rates" / "x.json").get(("gpt-4o-mini", "openai", True)) is None
+    assert RatesCache(None).get(("gpt-4o-mini", "openai", True)) is None
 
 
 def test_stored_answers_round_trip_and_bad_entries_are_ignored(tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""A vcrpy-format cassette with an index, loaded with libyaml and saved atomically.
+"""A vcrpy-format cassette with an index, read and saved atomically (see cassette_text.py).
 
 vcrpy scans the whole cassette for every lookup (O(n²) per test); here each
 interaction is indexed once by its canonical request key, and identical
@@ -14,7 +14,6 @@ read and written through it, never rewritten in our YAML.
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import io
 import json
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, NamedTuple
 
 from pytest_llmbudget.errors import CassetteError, CassetteSaveError
+from pytest_llmbudget.recording import cassette_text
 from pytest_llmbudget.recording.canonical import RequestKey
 from pytest_llmbudget.recording.matching import Live, Matching
 
@@ -36,33 +36,6 @@ Serializer = Any
 
 CASSETTE_VERSION = 1
 Headers = list[tuple[str, str]]
-
-
-# PyYAML is imported when a cassette is parsed or written, not with this
-# module: a replay whose cassettes are all in the parsed cache never needs it.
-@functools.cache
-def _loader() -> Any:
-    import yaml
-
-    return getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
-
-@functools.cache
-def _dumper() -> Any:
-    import yaml
-
-    base: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
-
-    class Dumper(base):  # type: ignore[misc]
-        """Writes multi-line strings (SSE streams, pretty JSON) as readable blocks."""
-
-    Dumper.add_representer(str, _represent_str)
-    return Dumper
-
-
-def _represent_str(dumper: Any, value: str) -> Any:
-    style = "|" if "\n" in value else None
-    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
 class StoredResponse(NamedTuple):
@@ -207,6 +180,7 @@ class Cassette:
         "played",
         "plays",
         "serializer",
+        "style",
     )
 
     def __init__(
@@ -217,8 +191,11 @@ class Cassette:
         matching: Matching | None = None,
         serializer: Serializer = None,
         persister: Any = None,
+        style: str = cassette_text.JSON,
     ) -> None:
         self.path = path
+        # How the file is written (cassette_text.py): a file read keeps the style it had.
+        self.style = style
         self.matching = matching if matching is not None else Matching(tuple(ignore))
         self.ignore = self.matching.body_ignore
         self.serializer = serializer
@@ -248,8 +225,9 @@ class Cassette:
         matching: Matching | None = None,
         serializer: Serializer = None,
         persister: Any = None,
+        style: str = cassette_text.JSON,
     ) -> Cassette:
-        """Read ``path`` if it exists; a missing file is an empty cassette.
+        """Read ``path`` if it exists; a missing file is an empty cassette, saved in ``style``.
 
         With ``cache``, a file whose exact bytes were parsed before is not parsed
         again (not for a suite's own serializer: its output is its business).
@@ -267,7 +245,7 @@ class Cassette:
         try:
             stream = open(path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
-            return cls(path, matching=matching, serializer=serializer)
+            return cls(path, matching=matching, serializer=serializer, style=style)
         except OSError as exc:
             raise CassetteError(path, str(exc)) from None
         with stream:
@@ -277,7 +255,7 @@ class Cassette:
         if cache is not None and cassette.loaded_digest is not None:
             from pytest_llmbudget.recording.parsed_cache import Parsed
 
-            parsed = Parsed(cassette.interactions, list(cassette._keys_at))
+            parsed = Parsed(cassette.interactions, list(cassette._keys_at), cassette.style)
             cache.put(path, cassette.loaded_digest, matching.fingerprint(), parsed)
         return cassette
 
@@ -316,7 +294,7 @@ class Cassette:
             interactions = _check(path, {"interactions": parsed.interactions})
         except CassetteError:
             return None  # not what we wrote: parse the YAML
-        cassette = cls(path, matching=matching)
+        cassette = cls(path, matching=matching, style=parsed.style)
         cassette.existed = True
         cassette.loaded_digest = cassette.digest = digest
         for interaction, key in zip(interactions, parsed.keys, strict=True):
@@ -336,21 +314,14 @@ class Cassette:
         """The cassette whose file ``path`` holds ``text``: an earlier copy, say, or the file."""
         __tracebackhide__ = True
         cassette = cls(path, ignore, matching=matching, serializer=serializer)
-        source = _HashingReader(io.BytesIO(text) if isinstance(text, bytes) else text)
         if serializer is not None:
+            source = _HashingReader(io.BytesIO(text) if isinstance(text, bytes) else text)
             document = _deserialized(path, source, serializer)
+            digest = source.hexdigest()
         else:
-            import yaml
-
-            try:
-                document = yaml.load(source, Loader=_loader())
-                source.drain()
-            except yaml.YAMLError as exc:
-                raise CassetteError(path, f"invalid YAML: {exc}") from None
-            except OSError as exc:
-                raise CassetteError(path, str(exc)) from None
+            document, digest, cassette.style = _document(path, text)
         cassette.existed = True
-        cassette.loaded_digest = cassette.digest = source.hexdigest()
+        cassette.loaded_digest = cassette.digest = digest
         for number, interaction in enumerate(_check(path, document), start=1):
             try:
                 cassette._add(interaction)
@@ -459,12 +430,7 @@ class Cassette:
         document = {"interactions": self.interactions, "version": CASSETTE_VERSION}
         if self.serializer is not None:
             return _serialized(self.path, document, self.serializer)
-        import yaml
-
-        text: str = yaml.dump(
-            document, Dumper=_dumper(), default_flow_style=False, allow_unicode=True, width=1000
-        )
-        return text
+        return cassette_text.dumps(document, self.style)
 
     def save(self) -> None:
         """Write atomically: a killed run leaves the old file or the new one, never half."""
@@ -483,6 +449,22 @@ class Cassette:
             raise CassetteSaveError(self.path, exc.strerror or str(exc)) from None
         self.digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
         self.dirty = False
+
+
+def _document(path: Path, text: bytes | BinaryIO) -> tuple[Any, str, str]:
+    """The document in a cassette file, the SHA-256 of its bytes and the style it is in."""
+    __tracebackhide__ = True
+    try:
+        data = text if isinstance(text, bytes) else text.read()
+    except OSError as exc:
+        raise CassetteError(path, str(exc)) from None
+    try:
+        document = cassette_text.loads(data)
+    except Exception as exc:  # yaml.YAMLError; PyYAML is not imported to name it
+        if type(exc).__module__.split(".")[0] != "yaml":
+            raise
+        raise CassetteError(path, f"invalid YAML: {exc}") from None
+    return document, hashlib.sha256(data).hexdigest(), cassette_text.style_of(data)
 
 
 def _deserialized(path: Path, source: _HashingReader, serializer: Serializer) -> Any:
@@ -528,10 +510,6 @@ class _HashingReader:
         data = self._stream.read(size)
         self._hash.update(data)
         return data
-
-    def drain(self) -> None:
-        while self.read(1 << 20):
-            pass
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()

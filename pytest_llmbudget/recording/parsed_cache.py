@@ -2,7 +2,9 @@
 
 Why: PyYAML builds every object of a cassette in Python, about a millisecond
 per interaction, so a suite that replays a few thousand interactions spent
-seconds parsing the same unchanged files on every run. Here the parsed
+seconds parsing the same unchanged files on every run. JSON-style cassettes
+read fast (cassette_text.py), yet each request's key is still worked out
+from its body, and block-YAML cassettes (pytest-recording's) stay slow. Here the parsed
 interactions, and the request keys the index is built from, are stored once,
 next to nothing else, in ``<rootdir>/.llmbudget/cache/cassettes/``.
 
@@ -38,9 +40,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from pytest_llmbudget.recording.canonical import RequestKey
+from pytest_llmbudget.recording.cassette_text import STYLES
 
 _MAGIC = b"llmbudget-parsed-cassette"
-FORMAT = 1
+FORMAT = 2
 # Only what YAML's safe loader builds besides plain containers and scalars.
 _ALLOWED = frozenset(
     {
@@ -62,19 +65,21 @@ class _PlainUnpickler(pickle.Unpickler):
 
 
 class Parsed(NamedTuple):
-    """A cassette's interactions as YAML gave them, and the request key of each."""
+    """A cassette's interactions as its file gave them, the request key of each, and the
+    style the file is in (cassette_text.py), kept when a test adds to it."""
 
     interactions: list[dict[str, Any]]
     keys: list[RequestKey]
+    style: str
 
 
 @functools.cache
 def _code_fingerprint() -> bytes:
     """Changes whenever the code that turns a recorded request into its key does."""
-    from pytest_llmbudget.recording import canonical, cassette
+    from pytest_llmbudget.recording import canonical, cassette, cassette_text
 
     hashed = hashlib.sha256(b"%d" % FORMAT)
-    for module in (canonical, cassette):
+    for module in (canonical, cassette, cassette_text):
         with contextlib.suppress(OSError, TypeError):
             hashed.update(Path(str(module.__file__)).read_bytes())
     return hashed.digest()
@@ -136,7 +141,11 @@ class ParsedCache:
             try:
                 with os.fdopen(handle, "wb") as stream:
                     stream.write(self._header(digest, ignore))
-                    entry = {"interactions": parsed.interactions, "keys": parsed.keys}
+                    entry = {
+                        "interactions": parsed.interactions,
+                        "keys": parsed.keys,
+                        "style": parsed.style,
+                    }
                     pickle.dump(entry, stream, protocol=5)
                 os.replace(temp_name, self._slot(path))
             except BaseException:
@@ -162,12 +171,14 @@ def _valid(entry: Any) -> Parsed | None:
     """``entry`` as a :class:`Parsed`, or None when it is not shaped like one."""
     if not isinstance(entry, dict):
         return None
-    interactions, keys = entry.get("interactions"), entry.get("keys")
+    interactions, keys, style = entry.get("interactions"), entry.get("keys"), entry.get("style")
     if not isinstance(interactions, list) or not isinstance(keys, list):
+        return None
+    if style not in STYLES:
         return None
     if len(keys) != len(interactions):
         return None
     for key in keys:
         if not (isinstance(key, tuple) and len(key) == 3 and all(isinstance(p, str) for p in key)):
             return None
-    return Parsed(interactions, keys)
+    return Parsed(interactions, keys, style)

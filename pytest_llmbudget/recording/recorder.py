@@ -78,6 +78,8 @@ class RecorderConfig:
     match_ignore: tuple[str, ...] = ()
     match_ignore_url: tuple[str, ...] = ()
     record_errors: bool = False
+    # How a new cassette is written: "json" (JSON-formatted YAML) or "yaml" (block YAML).
+    cassette_style: str = "json"
     extra_hosts: frozenset[str] = frozenset()
     rootdir: Path = Path()
     # Decides what is an LLM call; the plugin routes it through the classify hook.
@@ -290,6 +292,7 @@ class TestRecorder:
                     matching=self.matching,
                     serializer=serializer,
                     persister=persister,
+                    style=self.config.cassette_style,
                 )
             else:
                 self._cassette = Cassette.load(
@@ -298,6 +301,7 @@ class TestRecorder:
                     matching=self.matching,
                     serializer=serializer,
                     persister=persister,
+                    style=self.config.cassette_style,
                 )
                 if mode is RecordMode.ONCE and self._cassette.existed and not ours:
                     self._may_record = False
