@@ -26,6 +26,7 @@ from pytest_llmbudget.settings import Settings, parse_count, parse_usd
 if TYPE_CHECKING:  # loaded when needed: the first LLM call, xdist, the end of a run
     from _pytest.nodes import Node
 
+    from pytest_llmbudget.accounting import UsageNote
     from pytest_llmbudget.budget import RunGate
     from pytest_llmbudget.budget_warnings import BudgetWarnings
     from pytest_llmbudget.ledger import LedgerStore
@@ -187,6 +188,7 @@ class RunState:
         self._logging = False
         self._cost_check = False
         self._running: list[RecorderSlot] = []  # tests set up and not yet torn down
+        self._default_hooks: Any = None
         if log_outcomes:
             self._log_outcomes()
         if settings.record_mode is RecordMode.REWRITE:
@@ -220,16 +222,25 @@ class RunState:
     def gate_violations(self) -> list[dict[str, Any]]:
         return list(self.built.gate.violations) if self.built is not None else []
 
-    def add(self, record: CallRecord) -> None:
+    def add(self, record: CallRecord, note: UsageNote | None = None) -> UsageNote | None:
+        """Account ``record``; a replay's ``note`` may stand for reading its answer (see
+        accounting.py). Returns what reading the answer found, worth keeping, if it was read."""
         from pytest_llmbudget.accounting import account
 
-        account(record, self.hook)
+        found = account(record, self.hook, note=note, defaults=self._defaults())
         if record.live:
             engine = self.engine()
             engine.gate.spent(record.cost_usd)
             engine.ledger.add(record)
         with self.lock:
             self.records.append(record)
+        return found
+
+    def _defaults(self) -> Any:
+        defaults = self._default_hooks
+        if defaults is None:
+            defaults = self._default_hooks = self.pluginmanager.get_plugin("llmbudget-defaults")
+        return defaults
 
     def abandon_running(self) -> None:
         """The run was interrupted inside a test (Ctrl-C, ``pytest.exit``): pytest skips its

@@ -70,14 +70,17 @@ def test_a_replay_parses_a_cassette_once_and_never_touches_it(
     before = recorded.read_bytes()
     first = _replay(pytester)
     (entry,) = _entries(pytester.path)
-    written = entry.stat().st_mtime_ns
+    notes = entry.with_suffix(".notes")
+    written = entry.stat().st_mtime_ns, notes.stat().st_mtime_ns
     assert _replay(pytester) == first == ["Echo: hello", "Echo: again"]
-    assert entry.stat().st_mtime_ns == written, "the second replay read the entry, wrote nothing"
+    assert (entry.stat().st_mtime_ns, notes.stat().st_mtime_ns) == written, (
+        "the second replay read the entry and the notes, wrote nothing"
+    )
     assert recorded.read_bytes() == before
     assert standin.hits == 2, "replays made no live call"
     ignore_file = pytester.path / ".llmbudget" / "cache" / ".gitignore"
     assert ignore_file.read_text().splitlines()[-1] == "*"
-    leftovers = [p.name for p in entry.parent.iterdir() if not p.name.endswith(".pickle")]
+    leftovers = [p.name for p in entry.parent.iterdir() if p.suffix not in (".pickle", ".notes")]
     assert leftovers == []
 
 
@@ -171,6 +174,62 @@ def test_replays_keep_their_bodies_in_a_cassette_that_is_saved_again(
         "Echo: again",
         "Echo: new",
     ]
+
+
+# -- usage notes ----------------------------------------------------------------------------
+
+
+def _input_tokens(pytester: pytest.Pytester, *args: str) -> list[int]:
+    report = pytester.path / "report.json"
+    _replay(pytester, f"--llm-report={report}", *args)
+    tests = json.loads(report.read_text())["tests"]
+    return [record["input_tokens"] for test in tests for record in test["records"]]
+
+
+def _plant(notes: Path, input_tokens: int) -> None:
+    """Rewrite the notes with another input count, as if an earlier run had read that."""
+    header, _, body = notes.read_bytes().partition(b"\n")
+    planted = {
+        position: (*note[:4], input_tokens, *note[5:])
+        for position, note in pickle.loads(body).items()
+    }
+    notes.write_bytes(header + b"\n" + pickle.dumps(planted))
+
+
+def test_a_replay_takes_usage_from_the_notes_of_the_last_one(
+    pytester: pytest.Pytester, recorded: Path
+) -> None:
+    read = _input_tokens(pytester)
+    (entry,) = _entries(pytester.path)
+    notes = pickle.loads(entry.with_suffix(".notes").read_bytes().partition(b"\n")[2])
+    assert sorted(notes) == [0, 1]
+    assert [note[4] for _, note in sorted(notes.items())] == read
+    assert notes[0][:4] == ("openai", "chat", "/v1/chat/completions", "gpt-4o-mini")
+    # The note is what the run reports: the answer was not read again.
+    _plant(entry.with_suffix(".notes"), 4242)
+    assert _input_tokens(pytester) == [4242, 4242]
+    # A cassette changed by one byte has other notes (none yet): its answers are read.
+    recorded.write_text(recorded.read_text().replace("Echo: hello", "Edited: hello"))
+    assert _input_tokens(pytester) == read
+
+
+def test_notes_stand_in_only_for_our_own_reading_of_the_recorded_request(
+    pytester: pytest.Pytester, recorded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read = _input_tokens(pytester)
+    (entry,) = _entries(pytester.path)
+    _plant(entry.with_suffix(".notes"), 4242)
+    # A request matched in spite of a difference (an ignored field) is read afresh.
+    pytester.makeini("[pytest]\nllm_match_ignore = user\n")
+    monkeypatch.setenv("WHO", "someone-else")
+    assert _input_tokens(pytester) == [read[0], 4242]
+    # A suite's own usage hook answers first: every answer goes through the hooks.
+    pytester.makeini("[pytest]\n")
+    monkeypatch.delenv("WHO")
+    pytester.makeconftest(
+        "def pytest_llmbudget_usage(record, request, response):\n    return None\n"
+    )
+    assert _input_tokens(pytester) == read
 
 
 def test_the_cache_api_round_trips_and_checks_the_digest(tmp_path: Path) -> None:

@@ -29,6 +29,7 @@ from pytest_llmbudget.recording.canonical import RequestKey
 from pytest_llmbudget.recording.matching import Live, Matching
 
 if TYPE_CHECKING:
+    from pytest_llmbudget.accounting import UsageNote
     from pytest_llmbudget.recording.parsed_cache import ParsedCache
 
 # A vcrpy serializer module (or object): what a suite registers in pytest_recording_configure.
@@ -167,6 +168,7 @@ class Cassette:
         "_index",
         "_keys_at",
         "_loose",
+        "cache",
         "digest",
         "dirty",
         "existed",
@@ -175,6 +177,8 @@ class Cassette:
         "interactions",
         "loaded_digest",
         "matching",
+        "notes",
+        "notes_added",
         "path",
         "persister",
         "played",
@@ -214,6 +218,10 @@ class Cassette:
         # SHA-256 of the file as read, and as last read or written: None while not on disk.
         self.loaded_digest: str | None = None
         self.digest: str | None = None
+        # What reading each replayed answer found (accounting.py), kept in ``cache``.
+        self.cache: ParsedCache | None = None
+        self.notes: dict[int, UsageNote] = {}
+        self.notes_added = False
 
     @classmethod
     def load(
@@ -241,6 +249,7 @@ class Cassette:
         if cache is not None:
             cached = cls._from_cache(path, matching, cache)
             if cached is not None:
+                cached._read_notes(cache)
                 return cached
         try:
             stream = open(path, "rb")  # noqa: SIM115 - closed by the with below
@@ -257,7 +266,40 @@ class Cassette:
 
             parsed = Parsed(cassette.interactions, list(cassette._keys_at), cassette.style)
             cache.put(path, cassette.loaded_digest, matching.fingerprint(), parsed)
+            cassette._read_notes(cache)
         return cassette
+
+    def _read_notes(self, cache: ParsedCache) -> None:
+        self.cache = cache
+        if self.loaded_digest is not None:
+            self.notes = cache.get_notes(self.path, self.loaded_digest)
+
+    def note_for(self, position: int, request_body: bytes) -> UsageNote | None:
+        """What an earlier run read from the answer at ``position``, if the request is the
+        recorded one byte for byte (a request matched in spite of a difference is read anew)."""
+        note = self.notes.get(position)
+        if note is None or not self._recorded_request(position, request_body):
+            return None
+        return note
+
+    def keep_note(self, position: int, note: UsageNote, request_body: bytes) -> None:
+        """Remember what reading the answer at ``position`` found, for the next run."""
+        if self.cache is None or position in self.fresh:
+            return
+        if self._recorded_request(position, request_body):
+            self.notes[position] = note
+            self.notes_added = True
+
+    def _recorded_request(self, position: int, body: bytes) -> bool:
+        return request_body(self.interactions[position]["request"]) == body
+
+    def save_notes(self) -> None:
+        """Store the notes taken, while the file is still the one they were taken from."""
+        if not self.notes_added or self.cache is None or self.loaded_digest is None:
+            return
+        if self.digest == self.loaded_digest:
+            self.cache.put_notes(self.path, self.loaded_digest, self.notes)
+        self.notes_added = False
 
     @classmethod
     def _from_persister(

@@ -37,12 +37,16 @@ import os
 import pickle
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_llmbudget.recording.canonical import RequestKey
 from pytest_llmbudget.recording.cassette_text import STYLES
 
+if TYPE_CHECKING:
+    from pytest_llmbudget.accounting import UsageNote
+
 _MAGIC = b"llmbudget-parsed-cassette"
+_NOTES_MAGIC = b"llmbudget-usage-notes"
 FORMAT = 2
 # Only what YAML's safe loader builds besides plain containers and scalars.
 _ALLOWED = frozenset(
@@ -83,6 +87,25 @@ def _code_fingerprint() -> bytes:
         with contextlib.suppress(OSError, TypeError):
             hashed.update(Path(str(module.__file__)).read_bytes())
     return hashed.digest()
+
+
+@functools.cache
+def _notes_fingerprint() -> str:
+    """Changes whenever the code that reads usage from a recorded answer does."""
+    package = Path(__file__).resolve().parents[1]
+    files = [
+        package / "accounting.py",
+        package / "defaults.py",
+        package / "records.py",
+        package / "recording" / "cassette.py",
+        package / "recording" / "content_coding.py",
+        *sorted((package / "providers").glob("*.py")),
+    ]
+    hashed = hashlib.sha256(b"%d" % FORMAT)
+    for file in files:
+        with contextlib.suppress(OSError):
+            hashed.update(file.read_bytes())
+    return hashed.hexdigest()[:32]
 
 
 def _fingerprint(ignore: Iterable[str]) -> str:
@@ -132,7 +155,32 @@ class ParsedCache:
 
     def put(self, path: Path, digest: str, ignore: Iterable[str], parsed: Parsed) -> None:
         """Store ``parsed`` for ``path``; atomically, and silently giving up on any error."""
-        ignore = tuple(ignore)
+        entry = {"interactions": parsed.interactions, "keys": parsed.keys, "style": parsed.style}
+        self._write(self._slot(path), self._header(digest, ignore), entry)
+
+    def _notes_slot(self, path: Path) -> Path:
+        return self._slot(path).with_suffix(".notes")
+
+    def _notes_header(self, digest: str) -> bytes:
+        fingerprint = _notes_fingerprint().encode()
+        return b"%s %d %s %s\n" % (_NOTES_MAGIC, FORMAT, digest.encode(), fingerprint)
+
+    def get_notes(self, path: Path, digest: str) -> dict[int, UsageNote]:
+        """What an earlier run read from each replayed answer of ``path`` (see accounting.py)."""
+        try:
+            with open(self._notes_slot(path), "rb") as stream:
+                if stream.readline() != self._notes_header(digest):
+                    return {}
+                notes = _PlainUnpickler(stream).load()
+        except Exception:  # missing or damaged: the answers are read again
+            return {}
+        return _valid_notes(notes)
+
+    def put_notes(self, path: Path, digest: str, notes: dict[int, UsageNote]) -> None:
+        """Store ``notes`` for the version ``digest`` of ``path``; as `put`, never failing."""
+        self._write(self._notes_slot(path), self._notes_header(digest), notes)
+
+    def _write(self, slot: Path, header: bytes, data: object) -> None:
         with contextlib.suppress(OSError, pickle.PicklingError, RecursionError, TypeError):
             import tempfile  # writing only: a replay never needs it
 
@@ -140,14 +188,9 @@ class ParsedCache:
             handle, temp_name = tempfile.mkstemp(prefix=".entry.", dir=self.directory)
             try:
                 with os.fdopen(handle, "wb") as stream:
-                    stream.write(self._header(digest, ignore))
-                    entry = {
-                        "interactions": parsed.interactions,
-                        "keys": parsed.keys,
-                        "style": parsed.style,
-                    }
-                    pickle.dump(entry, stream, protocol=5)
-                os.replace(temp_name, self._slot(path))
+                    stream.write(header)
+                    pickle.dump(data, stream, protocol=5)
+                os.replace(temp_name, slot)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(temp_name)
@@ -182,3 +225,22 @@ def _valid(entry: Any) -> Parsed | None:
         if not (isinstance(key, tuple) and len(key) == 3 and all(isinstance(p, str) for p in key)):
             return None
     return Parsed(interactions, keys, style)
+
+
+_OPTIONAL_TEXT = (str, type(None))
+_NOTE_TYPES: tuple[type | tuple[type, ...], ...] = (
+    *(str, str, str, _OPTIONAL_TEXT),
+    *(int, int, int, int, int, _OPTIONAL_TEXT),
+)
+
+
+def _valid_notes(notes: Any) -> dict[int, UsageNote]:
+    """``notes`` when shaped as `put_notes` writes them, else nothing."""
+    if not isinstance(notes, dict):
+        return {}
+    for position, note in notes.items():
+        if type(position) is not int or not isinstance(note, tuple) or len(note) != 10:
+            return {}
+        if not all(isinstance(value, kind) for value, kind in zip(note, _NOTE_TYPES, strict=True)):
+            return {}
+    return notes

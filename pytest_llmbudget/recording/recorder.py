@@ -30,6 +30,7 @@ from pytest_llmbudget.records import CallRecord
 from pytest_llmbudget.vcrcompat import bridge
 
 if TYPE_CHECKING:
+    from pytest_llmbudget.accounting import UsageNote
     from pytest_llmbudget.budget import RunGate, TestGate
 
     # The cassette module loads YAML: imported on the first LLM call, not at plugin load.
@@ -227,7 +228,8 @@ class TestRecorder:
         *,
         nodeid: str,
         cassette_path: Path | Callable[[], Path],
-        on_call: Callable[[CallRecord], None],
+        # Accounts a call, given a replay's usage note; returns one worth keeping, if any.
+        on_call: Callable[[CallRecord, UsageNote | None], UsageNote | None],
         test_gate: TestGate | None = None,
         setup: CassetteSetup | None = None,
     ) -> None:
@@ -449,7 +451,15 @@ class TestRecorder:
             if not self._may_record and not self.matching.repeats and self.setup is None:
                 _drop_body(interaction)
             exchange = Exchange(self, request, classification, key, secrets, replay)
-            self._emit(exchange, replay.status, replay.body, replay.headers, interaction, False)
+            self._emit(
+                exchange,
+                replay.status,
+                replay.body,
+                replay.headers,
+                interaction,
+                False,
+                source=(cassette, position),
+            )
             return exchange
         if self.config.run_gate is not None and counted:
             self.config.run_gate.admit_live(self.nodeid)
@@ -616,7 +626,9 @@ class TestRecorder:
         *,
         truncated: bool = False,
         cassette: str | None = None,
+        source: tuple[Cassette, int] | None = None,
     ) -> None:
+        """Account a call; ``source``: the cassette and position a replay came from."""
         c = exchange.classification
         if not c.counted:
             return  # no LLM call: replayed or recorded, never counted
@@ -639,9 +651,13 @@ class TestRecorder:
             response_headers=headers,
             truncated=truncated,
         )
-        self._on_call(record)
+        sent = exchange.request.body
+        note = source[0].note_for(source[1], sent) if source is not None else None
+        found = self._on_call(record, note)
         with self._lock:
             self.records.append(record)
+            if found is not None and source is not None:
+                source[0].keep_note(source[1], found, sent)
 
     # -- end of test --------------------------------------------------------
 
@@ -663,6 +679,9 @@ class TestRecorder:
             with self._lock:
                 self._save()
                 self.appended_entry = self._appended_entry()
+                for cassette in (self._cassette, *self._extras):
+                    if cassette is not None:
+                        cassette.save_notes()
         finally:
             # Whatever failed above (a price hook, the ledger), the next test that
             # records into this cassette must not wait for this one forever.
