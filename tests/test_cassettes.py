@@ -524,3 +524,25 @@ def test_save():
         ["*CassetteSaveError: cassette *blocked/test_save/test_save.yaml could not be saved: *"]
     )
     assert (pytester.path / "blocked" / "test_save").read_text() == "a file, not a folder"
+
+
+def test_a_request_sent_as_recorded_takes_the_recorded_key(tmp_path: Path) -> None:
+    uri = "https://api.openai.com/v1/chat/completions"
+    bodies = ['{"model":"m","messages":[{"role":"user","content":"hi"}]}', '{"b": 1, "a": 2}']
+    interactions = [
+        {
+            "request": {"method": "POST", "uri": uri, "body": body, "headers": {}},
+            "response": {"status": {"code": 200, "message": "OK"}, "body": {"string": "{}"}},
+        }
+        for body in bodies
+    ]
+    path = tmp_path / "c.yaml"
+    path.write_text(json.dumps({"interactions": interactions, "version": 1}))
+    cassette = Cassette.load(path)
+    for position, body in enumerate(bodies):
+        sent = body.encode()
+        assert cassette.known_key("POST", uri, sent) == cassette.key_at(position)
+        assert cassette.key_at(position) == request_key("POST", uri, sent)
+    # The same JSON sent with other bytes has the same key, worked out the long way.
+    assert cassette.known_key("POST", uri, b'{"a":2,"b":1}') is None
+    assert request_key("POST", uri, b'{"a":2,"b":1}') == cassette.key_at(1)

@@ -426,12 +426,14 @@ class TestRecorder:
             stored = filtered
         url = scrubber.url(stored.url, secrets)
         body = scrub.data(stored.body, secrets)
-        key = self.matching.strict_key(stored.method, url, body)
         headers = stored.headers
         if self.matching.needs_headers:
             headers = scrubber.headers(headers, scrubber.request_headers, secrets)
         live = Live(stored.method.upper(), url, body, headers)
         with self._lock:
+            key = self._open().known_key(stored.method, url, body)
+            if key is None:
+                key = self.matching.strict_key(stored.method, url, body)
             hit = self._take(key, live)
             if hit is None and not self._may_record:
                 raise self._miss(request, live, scrubber.url(request.url, secrets), secrets)
