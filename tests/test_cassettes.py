@@ -526,8 +526,8 @@ def test_save():
     assert (pytester.path / "blocked" / "test_save").read_text() == "a file, not a folder"
 
 
-def test_a_request_sent_as_recorded_takes_the_recorded_key(tmp_path: Path) -> None:
-    uri = "https://api.openai.com/v1/chat/completions"
+def test_a_body_sent_as_recorded_takes_the_recorded_canonical_form(tmp_path: Path) -> None:
+    uri = "http://127.0.0.1:4001/v1/chat/completions"
     bodies = ['{"model":"m","messages":[{"role":"user","content":"hi"}]}', '{"b": 1, "a": 2}']
     interactions = [
         {
@@ -539,10 +539,16 @@ def test_a_request_sent_as_recorded_takes_the_recorded_key(tmp_path: Path) -> No
     path = tmp_path / "c.yaml"
     path.write_text(json.dumps({"interactions": interactions, "version": 1}))
     cassette = Cassette.load(path)
+    # Another loopback port: the key is the recording's, its body's form taken as recorded.
+    live_uri = "http://localhost:5002/v1/chat/completions"
     for position, body in enumerate(bodies):
         sent = body.encode()
-        assert cassette.known_key("POST", uri, sent) == cassette.key_at(position)
-        assert cassette.key_at(position) == request_key("POST", uri, sent)
+        known = cassette.known_body(sent)
+        assert known is not None
+        assert cassette.matching.strict_key("post", live_uri, sent, canonical=known) == (
+            cassette.key_at(position)
+        )
+        assert request_key("POST", live_uri, sent) == cassette.key_at(position)
     # The same JSON sent with other bytes has the same key, worked out the long way.
-    assert cassette.known_key("POST", uri, b'{"a":2,"b":1}') is None
+    assert cassette.known_body(b'{"a":2,"b":1}') is None
     assert request_key("POST", uri, b'{"a":2,"b":1}') == cassette.key_at(1)

@@ -209,8 +209,8 @@ class Cassette:
         self.interactions: list[dict[str, Any]] = []
         self._index: dict[RequestKey, deque[int]] = {}
         self._keys_at: list[RequestKey] = []
-        # (method, uri, body) as recorded -> strict key; made at the first lookup.
-        self._raw_keys: dict[tuple[str, str, bytes], RequestKey] | None = None
+        # A recorded request body -> its canonical form in the key; made at the first lookup.
+        self._raw_keys: dict[bytes, str] | None = None
         self._loose: dict[tuple[str, ...], list[int]] = {}
         self.played: set[int] = set()
         # Positions recorded in this run: in ``played`` (never replayed), yet not replays.
@@ -453,22 +453,19 @@ class Cassette:
                 return position
         return None
 
-    def known_key(self, method: str, uri: str, body: bytes) -> RequestKey | None:
-        """The strict key of a request sent exactly as one of the recordings was.
+    def known_body(self, body: bytes) -> str | None:
+        """The canonical form of a request body sent exactly as one of the recordings was.
 
-        A key is a function of the method, URL and body alone, so a request
-        whose three are a recording's, byte for byte (what an SDK sends when
-        nothing changed), has that recording's key: no canonical JSON to
-        work out again for each replay.
+        It is a function of the bytes alone, so a body that is a recording's,
+        byte for byte (what an SDK sends when nothing changed), has that
+        recording's: no JSON to parse and dump again for each replay.
         """
         known = self._raw_keys
         if known is None:
             known = self._raw_keys = {}
             for interaction, key in zip(self.interactions, self._keys_at, strict=True):
-                request = interaction["request"]
-                recorded = (str(request["method"]), str(request["uri"]), request_body(request))
-                known[recorded] = key
-        return known.get((method, uri, body))
+                known[request_body(interaction["request"])] = key[2]
+        return known.get(body)
 
     def key_at(self, position: int) -> RequestKey:
         """The strict request key of the interaction at ``position``."""

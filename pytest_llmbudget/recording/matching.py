@@ -85,7 +85,12 @@ class Matching:
         parts = [*self.loose_on, *(getattr(m, "__name__", "a custom matcher") for m in self.custom)]
         return "on the suite's match_on: " + ", ".join(parts)
 
-    def strict_key(self, method: str, uri: str, body: bytes) -> RequestKey:
+    def strict_key(
+        self, method: str, uri: str, body: bytes, *, canonical: str | None = None
+    ) -> RequestKey:
+        """``canonical``: the body's canonical form, when already known (Cassette.known_body)."""
+        if canonical is not None:
+            return (method.upper(), canonical_url(uri, self.url_ignore), canonical)
         return request_key(method, uri, body, self.body_ignore, self.url_ignore)
 
     def is_loose(self, interaction: dict[str, Any]) -> bool:

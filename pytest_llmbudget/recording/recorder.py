@@ -431,9 +431,8 @@ class TestRecorder:
             headers = scrubber.headers(headers, scrubber.request_headers, secrets)
         live = Live(stored.method.upper(), url, body, headers)
         with self._lock:
-            key = self._open().known_key(stored.method, url, body)
-            if key is None:
-                key = self.matching.strict_key(stored.method, url, body)
+            known = self._open().known_body(body)
+            key = self.matching.strict_key(stored.method, url, body, canonical=known)
             hit = self._take(key, live)
             if hit is None and not self._may_record:
                 raise self._miss(request, live, scrubber.url(request.url, secrets), secrets)
