@@ -11,7 +11,10 @@ record mode. Two shapes of the same 40 tests x 25 openai calls:
 
 Plus one test replaying a single cassette of 1,000 interactions (where
 pytest-recording scans the cassette for each call), the first replay of a
-fresh clone (no ``.llmbudget/cache``), and 400 tests that call no LLM.
+fresh clone (no ``.llmbudget/cache``; the user cache folder, which holds
+genai-prices' answers per install, kept, as on a developer's machine), the
+same on a new machine (that folder empty too, as on a CI runner without a
+cache), and 400 tests that call no LLM.
 Configurations run round-robin (in alternating order); each figure is the
 median of its runs.
 """
@@ -58,9 +61,15 @@ def _project(workdir: Path, base_url: str, *, tests: int, calls: int, marked: bo
     return workdir
 
 
-def _cold(workdir: Path, run: Callable[[], Run]) -> Callable[[], Run]:
+def _cold(
+    workdir: Path, run: Callable[[], Run], user_cache: Path | None = None
+) -> Callable[[], Run]:
+    """``run`` with the project's cache removed first; and ``user_cache``, when given."""
+
     def first_replay() -> Run:
         shutil.rmtree(workdir / ".llmbudget" / "cache", ignore_errors=True)
+        if user_cache is not None:
+            shutil.rmtree(user_cache, ignore_errors=True)
         return run()
 
     return first_replay
@@ -78,8 +87,13 @@ def run(root: Path, base_url: str, options: Options) -> Section:
     suite_startup.write_project(quiet)
     http, memory = workload.http_env(base_url), workload.memory_env(base_url)
 
-    def ours(workdir: Path, args: tuple[str, ...] = OURS) -> Callable[[], Run]:
-        return lambda: run_pytest(workdir, args, env=http)
+    def ours(
+        workdir: Path, args: tuple[str, ...] = OURS, env: dict[str, str] = http
+    ) -> Callable[[], Run]:
+        return lambda: run_pytest(workdir, args, env=env)
+
+    new_machine = root / "outside-user-cache"
+    on_new_machine = {**http, "LLMBUDGET_CACHE_DIR": str(new_machine)}
 
     for workdir in (native, marked, big):
         ours(workdir, OURS_UNLIMITED)()  # the parsed cache filled, as by any first replay
@@ -88,6 +102,9 @@ def run(root: Path, base_url: str, options: Options) -> Section:
             "floor": lambda: run_pytest(native, NEITHER, env=memory),
             "pytest-llmbudget": ours(native),
             "pytest-llmbudget, first replay": _cold(native, ours(native)),
+            "pytest-llmbudget, first replay, new machine": _cold(
+                native, ours(native, env=on_new_machine), new_machine
+            ),
         },
         "marked": {
             "floor": lambda: run_pytest(marked, NEITHER, env=memory),
@@ -115,7 +132,9 @@ def run(root: Path, base_url: str, options: Options) -> Section:
             f"{options.tests} tests x {options.calls} openai calls, plain (native) and "
             "@pytest.mark.vcr with pytest-recording's defaults (marked); one test replaying "
             f"one cassette of {options.big:,} interactions; {QUIET_TESTS} tests with no LLM "
-            "call. Wall time of the whole pytest process, median of "
+            "call. A first replay runs without .llmbudget/cache (a fresh clone); on a new "
+            "machine, without the user cache folder of genai-prices' answers too. "
+            "Wall time of the whole pytest process, median of "
             f"{options.repeat} runs ({4 * options.repeat + 1} for the runs without calls), "
             "run round-robin."
         ),
