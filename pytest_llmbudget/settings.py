@@ -15,8 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple, TypeVar
 import pytest
 
 from pytest_llmbudget.limits import Limits
-from pytest_llmbudget.recording.cassette_text import STYLES
-from pytest_llmbudget.recording.modes import RecordMode, default_mode
+from pytest_llmbudget.recording.modes import CASSETTE_STYLES, RecordMode, default_mode
 
 if TYPE_CHECKING:
     from pytest_llmbudget.scenarios import Scenario
@@ -162,7 +161,9 @@ class Settings(NamedTuple):
             match_ignore_url=url_parts(_lines(config, "llm_match_ignore_url")),
             record_errors=parse_bool(config.getini("llm_record_errors"), "llm_record_errors"),
             cassette_style=parse_choice(
-                str(config.getini("llm_cassette_style") or "json"), STYLES, "llm_cassette_style"
+                str(config.getini("llm_cassette_style") or "json"),
+                CASSETTE_STYLES,
+                "llm_cassette_style",
             ),
             redact_headers=_lines(config, "llm_redact_headers"),
             rootdir=rootdir,

@@ -30,15 +30,32 @@ which both read alike.
 from __future__ import annotations
 
 import functools
-import json
-import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-STYLES = ("json", "yaml")
+if TYPE_CHECKING:
+    import re
+    from collections.abc import Callable
+
+from pytest_llmbudget.recording.modes import CASSETTE_STYLES as STYLES
+
 JSON, YAML = STYLES
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 _LONGEST_KEY = 1000
+
+
+# json and the patterns are loaded at the first cassette read or written, not
+# with this module.
+@functools.cache
+def _surrogate() -> Callable[[str], re.Match[str] | None]:
+    import re
+
+    return re.compile("[\ud800-\udfff]").search
+
+
+@functools.cache
+def _unsafe() -> re.Pattern[str]:
+    import re
+
+    return re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ufffe\uffff]")
 
 
 # PyYAML is imported when a cassette is parsed or written as YAML, not with
@@ -77,8 +94,10 @@ def style_of(data: bytes) -> str:
 def dumps(document: dict[str, Any], style: str = JSON) -> str:
     """The text of ``document``: JSON-formatted YAML where that reads back the same."""
     if style == JSON and _json_safe(document):
+        import json
+
         text = json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False)
-        return _UNSAFE.sub(_escape, text) + "\n"
+        return _unsafe().sub(_escape, text) + "\n"
     return block_yaml(document)
 
 
@@ -98,6 +117,8 @@ def loads(data: bytes | str) -> Any:
     """
     head = data.lstrip()[:1]
     if head in (b"{", "{"):
+        import json
+
         try:
             return json.loads(data)
         except ValueError:
@@ -113,18 +134,19 @@ def _escape(match: re.Match[str]) -> str:
 
 def _json_safe(value: Any) -> bool:
     """Whether JSON and YAML 1.1 read ``json.dumps(value)`` back as the same ``value``."""
+    surrogate = _surrogate()
     stack = [value]
     while stack:
         item = stack.pop()
         kind = type(item)
         if kind is str:
-            if _SURROGATE.search(item):
+            if surrogate(item):
                 return False
         elif kind is dict:
             for key in item:
                 if type(key) is not str or len(key) > _LONGEST_KEY or "\n" in key:
                     return False
-                if _SURROGATE.search(key):
+                if surrogate(key):
                     return False
             stack.extend(item.values())
         elif kind is list:

@@ -1,4 +1,4 @@
-"""Record modes and the CI-aware default."""
+"""Record modes, the CI-aware default, and the styles a cassette is written in."""
 
 from __future__ import annotations
 
@@ -6,6 +6,8 @@ import enum
 from collections.abc import Mapping
 
 TRUE_VALUES = frozenset({"true", "1", "yes"})
+# How a new cassette is written (cassette_text.py): JSON-formatted YAML, or block YAML.
+CASSETTE_STYLES = ("json", "yaml")
 
 
 class RecordMode(enum.Enum):

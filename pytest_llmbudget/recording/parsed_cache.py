@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pytest_llmbudget.recording.canonical import RequestKey
-from pytest_llmbudget.recording.cassette_text import STYLES
+from pytest_llmbudget.recording.modes import CASSETTE_STYLES
 
 if TYPE_CHECKING:
     from pytest_llmbudget.accounting import UsageNote
@@ -217,7 +217,7 @@ def _valid(entry: Any) -> Parsed | None:
     interactions, keys, style = entry.get("interactions"), entry.get("keys"), entry.get("style")
     if not isinstance(interactions, list) or not isinstance(keys, list):
         return None
-    if style not in STYLES:
+    if style not in CASSETTE_STYLES:
         return None
     if len(keys) != len(interactions):
         return None
