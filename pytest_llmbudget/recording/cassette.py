@@ -165,10 +165,10 @@ class Cassette:
     """One test's recordings. Not thread-safe: the recorder holds its lock."""
 
     __slots__ = (
+        "_canonical_bodies",
         "_index",
         "_keys_at",
         "_loose",
-        "_raw_keys",
         "cache",
         "digest",
         "dirty",
@@ -210,7 +210,7 @@ class Cassette:
         self._index: dict[RequestKey, deque[int]] = {}
         self._keys_at: list[RequestKey] = []
         # A recorded request body -> its canonical form in the key; made at the first lookup.
-        self._raw_keys: dict[bytes, str] | None = None
+        self._canonical_bodies: dict[bytes, str] | None = None
         self._loose: dict[tuple[str, ...], list[int]] = {}
         self.played: set[int] = set()
         # Positions recorded in this run: in ``played`` (never replayed), yet not replays.
@@ -460,9 +460,9 @@ class Cassette:
         byte for byte (what an SDK sends when nothing changed), has that
         recording's: no JSON to parse and dump again for each replay.
         """
-        known = self._raw_keys
+        known = self._canonical_bodies
         if known is None:
-            known = self._raw_keys = {}
+            known = self._canonical_bodies = {}
             for interaction, key in zip(self.interactions, self._keys_at, strict=True):
                 known[request_body(interaction["request"])] = key[2]
         return known.get(body)
