@@ -397,6 +397,62 @@ def test_a_matcher_registered_in_pytest_recording_configure_is_used_in_match_on(
     assert standin.hits == 0
 
 
+def test_equal_options_are_read_by_vcrpy_once_and_a_fresh_callable_each_time(
+    pytester: pytest.Pytester, standin: StandIn
+) -> None:
+    """pytest-recording's own ``vcr_config`` is function-scoped: each test returns a new
+    dict. Equal plain options are read once for the run; options holding a callable built
+    per test are read per test, and each test's filter is its own."""
+    _suite(
+        pytester,
+        """
+        import pytest
+
+        def pytest_recording_configure(config, vcr):
+            with open("configured.txt", "a") as log:
+                log.write("x")
+
+        @pytest.fixture
+        def vcr_config(request):
+            if "filtered" not in request.node.name:
+                return {"filter_headers": ["x-team-secret"], "match_on": ["method", "path"]}
+            tag = request.node.name.rsplit("_", 1)[-1]
+
+            def before_record_request(recorded):
+                recorded.headers["x-tag"] = tag
+                return recorded
+
+            return {"before_record_request": before_record_request}
+        """,
+        """
+        @pytest.mark.vcr
+        @pytest.mark.parametrize("n", range(3))
+        def test_plain(n):
+            chat(f"plain {n}", headers={"x-team-secret": "team-value"})
+
+        @pytest.mark.vcr
+        def test_filtered_one():
+            chat("one")
+
+        @pytest.mark.vcr
+        def test_filtered_two():
+            chat("two")
+        """,
+    )
+
+    pytester.runpytest(*ALONE, "--llm-record=new").assert_outcomes(passed=5)
+
+    # Once for the three equal configurations, once for each of the other two.
+    assert (pytester.path / "configured.txt").read_text() == "xxx"
+    for n in range(3):
+        (interaction,) = _cassette(pytester, f"test_plain[{n}].yaml")["interactions"]
+        assert "x-team-secret" not in interaction["request"]["headers"]
+    for tag in ("one", "two"):
+        (interaction,) = _cassette(pytester, f"test_filtered_{tag}.yaml")["interactions"]
+        assert interaction["request"]["headers"]["x-tag"] == [tag]
+    assert standin.hits == 5
+
+
 @pytest.mark.parametrize("repeats", [True, False])
 def test_allow_playback_repeats_replays_a_recording_again(
     pytester: pytest.Pytester, standin: StandIn, monkeypatch: pytest.MonkeyPatch, repeats: bool

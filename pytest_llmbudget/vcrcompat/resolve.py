@@ -64,24 +64,31 @@ class _Shared(NamedTuple):
     setup: CassetteSetup  # each test's own path, extra cassettes and mode go in per test
 
 
-# (id of vcr_config, ids of the markers with options, the cassette folder) -> its reading.
-_SHARED = pytest.StashKey[dict[tuple[int, tuple[int, ...], str], _Shared]]()
+# (vcr_config's value, or its id when it holds more than plain data; ids of the markers
+# with options; the cassette folder) -> its reading.
+_SHARED = pytest.StashKey[dict[tuple[Any, tuple[int, ...], str], _Shared]]()
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup:
     """One marked test's cassette and rules.
 
-    A module- or session-scoped ``vcr_config`` is the same object for every test: vcrpy
-    reads it (and ``pytest_recording_configure`` runs) once per module, not once per test.
+    A module- or session-scoped ``vcr_config`` is the same object for every test, and a
+    function-scoped one (pytest-recording's default among them) returns equal plain data
+    each time: vcrpy reads it (and ``pytest_recording_configure`` runs) once, not once per
+    test. The suite's hook cannot tell one test from another: it gets the pytest config and
+    a fresh ``VCR``, so its answer for equal options is the same.
     """
     __tracebackhide__ = True
     config = _vcr_config(request)
     marks = list(request.node.iter_markers(name="vcr"))
     library = str(request.getfixturevalue("vcr_cassette_dir"))
     cache = request.config.stash.setdefault(_SHARED, {})
-    key = (id(config), tuple(id(mark) for mark in marks if mark.kwargs), library)
+    value = _frozen(config)
+    marked = tuple(id(mark) for mark in marks if mark.kwargs)
+    key = (id(config) if value is None else value, marked, library)
     shared = cache.get(key)
-    if shared is None or shared.config is not config:
+    if shared is None or (value is None and shared.config is not config):
         shared = cache[key] = _read(request, config, marks, library)
     # pytest-recording's own length check (its quirk included: the serializer's bare name).
     name = shortened(
@@ -102,6 +109,25 @@ def resolve(request: pytest.FixtureRequest, settings: Settings) -> CassetteSetup
         extra=tuple(dict.fromkeys(extras)),
         mode=_mode(shared.merged, settings, request.node.nodeid),
     )
+
+
+def _frozen(data: Any) -> tuple[Any, ...] | None:
+    """``data`` as a hashable value when it is plain data (text, numbers, lists, dicts of
+    them); None for anything else (a callable, a matcher, an enum, a subclass), known by
+    identity only. Types are kept: ``1``, ``1.0`` and ``True`` are equal in Python, not as
+    vcrpy options."""
+    kind = type(data)
+    if kind in _SCALARS:
+        return (kind, data)
+    if kind is list or kind is tuple:
+        items = [_frozen(item) for item in data]
+        return None if None in items else (kind, *items)
+    if kind is dict:
+        pairs = [(key, _frozen(item)) for key, item in data.items()]
+        if any(not isinstance(key, str) or item is None for key, item in pairs):
+            return None
+        return (dict, *pairs)
+    return None
 
 
 # vcrpy's default match_on, and the options whose meaning needs no vcrpy to read.
