@@ -12,6 +12,7 @@ import os
 import pickle
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -245,8 +246,67 @@ def test_the_cache_api_round_trips_and_checks_the_digest(tmp_path: Path) -> None
     cached = Cassette.load(path, cache=cache)
     assert cached.interactions == parsed.interactions
     assert cached.loaded_digest == parsed.loaded_digest
-    assert cache.get(path, "0" * 64, ()) is None, "another file's digest finds nothing"
-    assert cache.get(path, str(parsed.loaded_digest), ("user",)) is None, "other keys, no entry"
+    found = cache.get(path, ())
+    assert found is not None
+    assert found[0] == parsed.loaded_digest
+    assert cache.get(path, ("user",)) is None, "other keys, no entry"
+    path.write_text(text.replace("hi", "ho"))
+    assert cache.get(path, ()) is None, "other bytes, no entry"
+    path.unlink()
+    with pytest.raises(FileNotFoundError):
+        cache.get(path, ())
+
+
+# A conftest that lists every file the run opens, through Python's audit events.
+OPENS = """
+import os, sys
+
+def _log(event, args):
+    if event == "open" and isinstance(args[0], str) and args[0].endswith(".yaml"):
+        with open(os.environ["OPENS_FILE"], "a") as log:
+            log.write(os.path.basename(args[0]) + "\\n")
+
+sys.addaudithook(_log)
+"""
+
+
+def _settled(pytester: pytest.Pytester, recorded: Path) -> None:
+    """Past the two seconds after its last change in which a file may change unseen."""
+    time.sleep(2.1)
+    assert _replay(pytester) == ["Echo: hello", "Echo: again"]  # parses it, keeps its status
+
+
+def test_a_settled_cassette_is_replayed_without_reading_it(
+    pytester: pytest.Pytester, recorded: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its entry holds its status: the bytes are neither hashed nor read again."""
+    _settled(pytester, recorded)
+    pytester.makeconftest(OPENS)
+    opens = pytester.path / "opens.txt"
+    monkeypatch.setenv("OPENS_FILE", str(opens))
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llm-record=none")
+    result.assert_outcomes(passed=1)
+    assert result_of(pytester) == ["Echo: hello", "Echo: again"]
+    assert not opens.exists(), opens.read_text()
+    # A fresh cassette (changed under two seconds ago) is read, and hashed, every time.
+    recorded.write_bytes(recorded.read_bytes())
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--llm-record=none")
+    result.assert_outcomes(passed=1)
+    assert opens.read_text().split() == [recorded.name]
+
+
+def test_a_same_size_edit_with_its_old_times_put_back_is_parsed_again(
+    pytester: pytest.Pytester, recorded: Path
+) -> None:
+    """As a tool that restores modification times (tar, rsync -t) leaves a file: the change
+    time, which no tool can set back, tells the edit."""
+    _settled(pytester, recorded)
+    before = recorded.stat()
+    recorded.write_text(recorded.read_text().replace("Echo: hello", "Ohce: hello"))
+    os.utime(recorded, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = recorded.stat()
+    assert (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    assert _replay(pytester) == ["Ohce: hello", "Echo: again"]
 
 
 # -- TLS contexts ---------------------------------------------------------------------------

@@ -18,6 +18,7 @@ import hashlib
 import io
 import json
 import os
+import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -261,16 +262,25 @@ class Cassette:
         except OSError as exc:
             raise CassetteError(path, str(exc)) from None
         with stream:
+            before = os.fstat(stream.fileno())
             # Parsed as it is read: a large cassette is never held whole as bytes
             # next to the objects built from it.
             cassette = cls.parse(path, stream, matching=matching, serializer=serializer)
         if cache is not None and cassette.loaded_digest is not None:
-            from pytest_llmbudget.recording.parsed_cache import Parsed
-
-            parsed = Parsed(cassette.interactions, list(cassette._keys_at), cassette.style)
-            cache.put(path, cassette.loaded_digest, matching.fingerprint(), parsed)
-            cassette._read_notes(cache)
+            cassette._keep_parsed(cache, cassette.loaded_digest, before)
         return cassette
+
+    def _keep_parsed(self, cache: ParsedCache, digest: str, before: os.stat_result) -> None:
+        """Store what was parsed from the file, whose status was ``before`` as it was read."""
+        from pytest_llmbudget.recording.parsed_cache import Parsed, settled_status
+
+        try:
+            status = settled_status(before, os.stat(self.path), time.time())
+        except OSError:
+            status = None
+        parsed = Parsed(self.interactions, list(self._keys_at), self.style)
+        cache.put(self.path, digest, self.matching.fingerprint(), parsed, status)
+        self._read_notes(cache)
 
     def _read_notes(self, cache: ParsedCache) -> None:
         self.cache = cache
@@ -326,15 +336,13 @@ class Cassette:
 
     @classmethod
     def _from_cache(cls, path: Path, matching: Matching, cache: ParsedCache) -> Cassette | None:
-        from pytest_llmbudget.recording.parsed_cache import file_digest
-
         try:
-            digest = file_digest(path)
+            found = cache.get(path, matching.fingerprint())
         except OSError:
             return None  # missing, or unreadable: load() tells which
-        parsed = cache.get(path, digest, matching.fingerprint())
-        if parsed is None:
+        if found is None:
             return None
+        digest, parsed = found
         try:
             interactions = _check(path, {"interactions": parsed.interactions})
         except CassetteError:

@@ -17,6 +17,14 @@ How it stays correct:
 * Request keys depend on ``llm_match_ignore`` and on the code that computes
   them: the entry also names a fingerprint of both, and is not used when it
   differs.
+* Hashing each cassette on each replay costs more than reading its entry, so
+  an entry also keeps the file's status (size, modification and change
+  times, inode, device) when it was parsed, and a file whose status is still
+  that one is taken to hold the same bytes without hashing them. The status
+  is kept only for a file last changed over two seconds before it was read,
+  and unchanged while it was read: any later change then sets a change time
+  (which nobody can set back, unlike the modification time) that differs,
+  even on a file system with coarse timestamps. Any other file is hashed.
 * One entry per cassette path (named by a hash of the path), so the cache
   holds at most one entry per cassette however often they change.
 * An entry is a small text header and a pickle of plain data (dicts, lists,
@@ -47,7 +55,9 @@ if TYPE_CHECKING:
 
 _MAGIC = b"llmbudget-parsed-cassette"
 _NOTES_MAGIC = b"llmbudget-usage-notes"
-FORMAT = 2
+FORMAT = 3
+# A file changed this recently (seconds) may change again with the same timestamps.
+_SETTLED_AFTER = 2.0
 # Only what YAML's safe loader builds besides plain containers and scalars.
 _ALLOWED = frozenset(
     {
@@ -121,6 +131,26 @@ def file_digest(path: Path) -> str:
         return hashlib.file_digest(stream, "sha256").hexdigest()
 
 
+def _status(stat: os.stat_result) -> bytes:
+    return b"%d-%d-%d-%d-%d" % (
+        stat.st_size,
+        stat.st_mtime_ns,
+        stat.st_ctime_ns,
+        stat.st_ino,
+        stat.st_dev,
+    )
+
+
+def settled_status(before: os.stat_result, after: os.stat_result, now: float) -> bytes | None:
+    """The status to keep for a file read between ``before`` and ``after`` (see the module
+    docstring), or None: changed while it was read, or changed too recently."""
+    status = _status(before)
+    if _status(after) != status:
+        return None
+    latest = max(before.st_mtime_ns, before.st_ctime_ns) / 1e9
+    return status if latest <= now - _SETTLED_AFTER else None
+
+
 class ParsedCache:
     """The parsed-cassette entries of one project; safe to share between threads."""
 
@@ -137,26 +167,45 @@ class ParsedCache:
         name = hashlib.sha256(os.path.abspath(path).encode("utf-8", "surrogateescape"))
         return self.directory / f"{name.hexdigest()[:40]}.pickle"
 
-    def _header(self, digest: str, ignore: Iterable[str]) -> bytes:
-        return b"%s %d %s %s\n" % (_MAGIC, FORMAT, digest.encode(), _fingerprint(ignore).encode())
+    def _prefix(self, ignore: Iterable[str]) -> bytes:
+        return b"%s %d %s " % (_MAGIC, FORMAT, _fingerprint(ignore).encode())
 
-    def get(self, path: Path, digest: str, ignore: Iterable[str]) -> Parsed | None:
-        """The entry for ``path`` parsed from bytes whose SHA-256 is ``digest``, if any."""
+    def get(self, path: Path, ignore: Iterable[str]) -> tuple[str, Parsed] | None:
+        """The entry for ``path`` as the file now is, with the file's SHA-256; None when
+        there is none for these bytes and keys. OSError: the file cannot be read."""
+        status = _status(os.stat(path))
         try:
             with open(self._slot(path), "rb") as stream:
-                if stream.readline() != self._header(digest, ignore):
-                    return None  # another version of the file, other keys, or not ours
+                header = stream.readline()
+                prefix = self._prefix(ignore)
+                if not header.startswith(prefix) or not header.endswith(b"\n"):
+                    return None  # other keys, other code, or not ours
+                digest, _, kept = header[len(prefix) : -1].decode("ascii").partition(" ")
+                if kept.encode("ascii") != status and file_digest(path) != digest:
+                    return None  # another version of the file
                 entry = _PlainUnpickler(stream).load()
         except FileNotFoundError:
             return None
+        except OSError:
+            raise
         except Exception:  # a damaged entry: parse the YAML, the next put replaces it
             return None
-        return _valid(entry)
+        parsed = _valid(entry)
+        return None if parsed is None else (digest, parsed)
 
-    def put(self, path: Path, digest: str, ignore: Iterable[str], parsed: Parsed) -> None:
-        """Store ``parsed`` for ``path``; atomically, and silently giving up on any error."""
+    def put(
+        self,
+        path: Path,
+        digest: str,
+        ignore: Iterable[str],
+        parsed: Parsed,
+        status: bytes | None = None,
+    ) -> None:
+        """Store ``parsed`` for ``path``; atomically, and silently giving up on any error.
+        ``status``: the file's, when `settled_status` vouches that it names these bytes."""
         entry = {"interactions": parsed.interactions, "keys": parsed.keys, "style": parsed.style}
-        self._write(self._slot(path), self._header(digest, ignore), entry)
+        header = b"%s%s %s\n" % (self._prefix(ignore), digest.encode(), status or b"-")
+        self._write(self._slot(path), header, entry)
 
     def _notes_slot(self, path: Path) -> Path:
         return self._slot(path).with_suffix(".notes")
