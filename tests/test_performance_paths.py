@@ -257,6 +257,38 @@ def test_the_cache_api_round_trips_and_checks_the_digest(tmp_path: Path) -> None
         cache.get(path, ())
 
 
+def test_a_cached_entry_holds_each_recurring_header_once(tmp_path: Path) -> None:
+    """Loaded from the cache, equal header names and values are one object: built once."""
+
+    def interaction(n: int) -> dict[str, Any]:
+        return {
+            "request": {
+                "method": "POST",
+                "uri": "http://h/v1/chat/completions",
+                "body": json.dumps({"n": n}),
+                "headers": {"content-type": ["application/json"], "x-n": [str(n)]},
+            },
+            "response": {
+                "status": {"code": 200, "message": "OK"},
+                "headers": {"content-type": ["application/json"]},
+                "body": {"string": "{}"},
+            },
+        }
+
+    path = tmp_path / "cassette.yaml"
+    document = {"interactions": [interaction(1), interaction(2)], "version": 1}
+    path.write_text(json.dumps(document))
+    cache = ParsedCache(tmp_path / "cache")
+    parsed = Cassette.load(path, cache=cache)
+    cached = Cassette.load(path, cache=cache)
+    assert cached.interactions == parsed.interactions == document["interactions"]
+    first, second = (i["request"]["headers"] for i in cached.interactions)
+    assert first["content-type"][0] is second["content-type"][0]
+    assert first["content-type"] is not second["content-type"], "lists stay one per header"
+    name = next(iter(cached.interactions[1]["response"]["headers"]))
+    assert name is next(iter(first))
+
+
 # A conftest that lists every file the run opens, through Python's audit events.
 OPENS = """
 import os, sys
