@@ -100,7 +100,7 @@ class DefaultHooks:
             host=record.host,
             usage=record.usage,
             status=record.status,
-            at=recorded_time(record),
+            at=lambda: recorded_time(record),
         )
         record.priced = price.priced
         return price.cost_usd

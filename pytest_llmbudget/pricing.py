@@ -22,7 +22,7 @@ from __future__ import annotations
 import functools
 import re
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -36,6 +36,10 @@ if TYPE_CHECKING:
     from ipaddress import IPv4Network, IPv6Network
 
     from pytest_llmbudget.rates_cache import RatesCache
+
+# When a call was made: a time, a way to work it out (asked only when the price depends on
+# it), or None for now.
+When = datetime | Callable[[], datetime | None] | None
 
 __all__ = [
     "GENAI_PRICES_PROVIDERS",
@@ -361,9 +365,13 @@ class PriceBook:
         host: str,
         usage: Usage,
         status: int = 200,
-        at: datetime | None = None,
+        at: When = None,
     ) -> Price:
-        """The cost of one call (see the module docstring for the rules)."""
+        """The cost of one call (see the module docstring for the rules).
+
+        ``at``: when the call was made, or how to find out; asked only when the
+        price depends on it (most models are priced by a flat formula).
+        """
         if status >= 400:
             return _ERROR
         if self._is_free_host(host):
@@ -452,7 +460,7 @@ class PriceBook:
         return name in self._free_hosts
 
     def _genai_cost(
-        self, model: str, provider: str | None, own_host: bool, usage: Usage, at: datetime | None
+        self, model: str, provider: str | None, own_host: bool, usage: Usage, at: When
     ) -> Decimal | None:
         cached = max(usage.cached_tokens, 0)
         written = max(usage.cache_write_tokens, 0)
@@ -477,7 +485,8 @@ class PriceBook:
             cache_read_tokens=cached,
             cache_write_tokens=written,
         )
-        found = self._calculate(model, provider, own_host, genai_usage, at)
+        when = at() if callable(at) else at
+        found = self._calculate(model, provider, own_host, genai_usage, when)
         if found is None:
             with self._lock:
                 unknown = key in self._resolved and self._resolved[key] is None

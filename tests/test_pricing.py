@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -194,6 +195,42 @@ def test_price_depends_on_the_hour() -> None:
     assert cost(peak) == Decimal("0.00082")
     assert cost(off_peak) == Decimal("0.00041")
     assert cost(peak) == Decimal("0.00082")  # the lookup cache keeps no price
+
+
+def test_the_time_of_a_call_is_worked_out_only_for_a_price_that_depends_on_it() -> None:
+    """A replay's recorded time is parsed only when its model's price follows the hour."""
+    book = PriceBook()
+    asked: list[str] = []
+
+    def when(at: datetime) -> Callable[[], datetime]:
+        def find_out() -> datetime:
+            asked.append(at.isoformat())
+            return at
+
+        return find_out
+
+    usage = Usage(1000, 500)
+    off_peak = datetime(2025, 6, 2, 20, 0, tzinfo=UTC)
+    deepseek = book.price(
+        provider="deepseek",
+        model="deepseek-chat",
+        host="api.deepseek.com",
+        usage=usage,
+        at=when(off_peak),
+    )
+    assert deepseek.cost_usd == Decimal("0.00041")
+    assert asked == [off_peak.isoformat()]
+    for _ in range(2):  # the first asks genai-prices, the second prices by its formula
+        flat = book.price(
+            provider="openai",
+            model="gpt-4o-mini",
+            host="api.openai.com",
+            usage=usage,
+            at=when(off_peak),
+        )
+        assert flat.priced
+    assert flat.cost_usd == price(book, "gpt-4o-mini", usage, provider="openai").cost_usd
+    assert len(asked) == 2, "asked once more: by genai-prices' first answer, not the formula"
 
 
 # --- overrides -------------------------------------------------------------

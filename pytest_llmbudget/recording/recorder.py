@@ -460,6 +460,8 @@ class TestRecorder:
                 interaction,
                 False,
                 source=(cassette, position),
+                # The request as sent, scrubbed already: unless a filter changed what is stored.
+                url=url if stored is request else None,
             )
             return exchange
         if self.config.run_gate is not None and counted:
@@ -628,8 +630,10 @@ class TestRecorder:
         truncated: bool = False,
         cassette: str | None = None,
         source: tuple[Cassette, int] | None = None,
+        url: str | None = None,
     ) -> None:
-        """Account a call; ``source``: the cassette and position a replay came from."""
+        """Account a call; ``source``: the cassette and position a replay came from; ``url``:
+        the request's, scrubbed, when the caller has it."""
         c = exchange.classification
         if not c.counted:
             return  # no LLM call: replayed or recorded, never counted
@@ -641,7 +645,7 @@ class TestRecorder:
             host=c.host,
             endpoint=c.endpoint,
             method=exchange.request.method.upper(),
-            url=self.config.scrubber.url(exchange.request.url, exchange.secrets),
+            url=url or self.config.scrubber.url(exchange.request.url, exchange.secrets),
             live=live,
             status=status,
             duration_s=duration,
