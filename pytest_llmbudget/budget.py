@@ -156,14 +156,15 @@ class TestGate:
         self._report = report
         self._reported = False
         self._lock = threading.Lock()
-        self._endpoints: Counter[str] = Counter()
+        self._endpoints: Counter[tuple[str, str]] = Counter()
         self.calls = 0
 
     def admit(self, method: str, endpoint: str) -> None:
         __tracebackhide__ = True
         with self._lock:
             if self.max_calls is not None and self.calls >= self.max_calls:
-                repeated, times = self._endpoints.most_common(1)[0]
+                (method_called, endpoint_called), times = self._endpoints.most_common(1)[0]
+                repeated = f"{method_called} {endpoint_called}"
                 message = (
                     f"{self.nodeid} made {plural(self.calls, 'LLM call')}, the limit is "
                     f"{self.max_calls} ({self._source}); {repeated} was called "
@@ -185,7 +186,7 @@ class TestGate:
                     message, limit=self.max_calls, actual=self.calls + 1, nodeid=self.nodeid
                 )
             self.calls += 1
-            self._endpoints[f"{method} {endpoint}"] += 1
+            self._endpoints[method, endpoint] += 1
 
 
 def _num(value: Decimal | int) -> float | int:

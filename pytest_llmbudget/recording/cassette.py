@@ -82,15 +82,29 @@ def _as_bytes(value: Any) -> bytes:
     return json.dumps(value).encode("utf-8")
 
 
-def _headers_of(mapping: Any) -> Headers:
+def _headers_of(mapping: Any, text_length: int | None = None) -> Headers:
+    """A cassette's header map as (name, value) pairs.
+
+    ``text_length``: the length of a body the cassette holds as text, so already
+    decoded: then Content-Length says that length and Content-Encoding is dropped
+    (replayed, it would make the client decompress plain text).
+    """
     if not isinstance(mapping, dict):
         return []
     headers: Headers = []
-    for name, values in mapping.items():
+    for key, values in mapping.items():
+        name = key if type(key) is str else str(key)
+        if text_length is not None:
+            lowered = name.lower()
+            if lowered == "content-encoding":
+                continue
+            if lowered == "content-length" and values is not None:
+                values = [text_length] * len(values) if isinstance(values, list) else text_length
         if isinstance(values, list):
-            headers.extend((str(name), str(value)) for value in values)
+            for value in values:
+                headers.append((name, value if type(value) is str else str(value)))
         elif values is not None:
-            headers.append((str(name), str(values)))
+            headers.append((name, values if type(values) is str else str(values)))
     return headers
 
 
@@ -108,24 +122,19 @@ def response_of(interaction: dict[str, Any]) -> StoredResponse:
     else:
         raw_body = response.get("body")
         stored = raw_body.get("string") if isinstance(raw_body, dict) else raw_body
-    headers = _headers_of(response.get("headers"))
     body = _as_bytes(stored)
     if isinstance(stored, bytes):
         # Bytes as the server sent them (a cassette of stock vcrpy keeps gzip as
         # it came): replayed decoded, so the usage in them can be read and priced.
+        headers = _headers_of(response.get("headers"))
         encoding = next((v for k, v in headers if k.lower() == "content-encoding"), "")
         plain = _decoded(body, encoding) if encoding else None
         if plain is not None:
             body = plain
-            stored = None
-    if not isinstance(stored, bytes):
-        # Text in YAML is a decoded body, whatever Content-Encoding the server sent:
-        # replaying that header would make the client try to decompress plain text.
-        headers = [
-            (k, str(len(body)) if k.lower() == "content-length" else v)
-            for k, v in headers
-            if k.lower() != "content-encoding"
-        ]
+            headers = _headers_of(response.get("headers"), len(body))
+    else:
+        # Text in YAML is a decoded body, whatever Content-Encoding the server sent.
+        headers = _headers_of(response.get("headers"), len(body))
     return StoredResponse(
         status=int(status.get("code", 200)),
         reason=str(status.get("message") or ""),
