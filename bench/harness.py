@@ -287,3 +287,17 @@ def load_standin() -> Any:
 
 def ratio(numerator: float, denominator: float) -> float:
     return numerator / denominator if denominator else float("nan")
+
+
+def paired_ratio(numerator: Samples, denominator: Samples) -> float:
+    """The median of the run-by-run wall-time ratios of two configurations of one round robin.
+
+    Each round runs both within seconds of each other, so a machine that speeds up
+    or slows down over the rounds moves both runs of a pair alike; the ratio of the
+    two medians would compare runs from different moments.
+    """
+    ratios = [
+        ratio(top.wall, bottom.wall)
+        for top, bottom in zip(numerator.runs, denominator.runs, strict=True)
+    ]
+    return statistics.median(ratios) if ratios else float("nan")

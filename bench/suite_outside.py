@@ -28,7 +28,7 @@ from pathlib import Path
 
 import suite_startup
 import workload
-from harness import NEITHER, VCR_ONLY, Run, Samples, progress, ratio, round_robin, run_pytest
+from harness import NEITHER, VCR_ONLY, Run, Samples, paired_ratio, progress, round_robin, run_pytest
 from report import Check, Section, seconds
 
 OURS = ("-p", "no:recording", "--llm-record=none")
@@ -138,58 +138,67 @@ def run(root: Path, base_url: str, options: Options) -> Section:
             "machine, without the user cache folder of genai-prices' answers too. "
             "Wall time of the whole pytest process, median of "
             f"{options.repeat} runs ({4 * options.repeat + 1} for the runs without calls), "
-            "run round-robin."
+            "run round-robin; a ratio is the median of the ratios of the runs of one round "
+            "(alternating pairs), so that a machine drifting over the rounds moves both "
+            "sides of each."
         ),
         header=["suite", "run", "wall (s)", "÷ first row", "CPU (s)", "peak RSS (MB)"],
     )
     for name, samples in results.items():
-        first = next(iter(samples.values())).wall()
+        first = next(iter(samples.values()))
         for label, runs in samples.items():
             section.rows.append(
                 [
                     name,
                     label,
                     seconds(runs.wall()),
-                    f"{ratio(runs.wall(), first):.3f}",
+                    f"{paired_ratio(runs, first):.3f}",
                     seconds(runs.cpu()),
                     f"{runs.rss():.0f}",
                 ]
             )
 
-    def wall(suite: str, label: str) -> float:
-        return results[suite][label].wall()
+    def runs_of(suite: str, label: str) -> Samples:
+        return results[suite][label]
 
     section.checks += [
         Check(
             "2. replay, 40 x 25 native: ours ÷ floor",
-            ratio(wall("native", "pytest-llmbudget"), wall("native", "floor")),
+            paired_ratio(runs_of("native", "pytest-llmbudget"), runs_of("native", "floor")),
             1.10,
         ),
         Check(
             "2. replay, 40 x 25 marked: ours ÷ floor",
-            ratio(wall("marked", "pytest-llmbudget"), wall("marked", "floor")),
+            paired_ratio(runs_of("marked", "pytest-llmbudget"), runs_of("marked", "floor")),
             1.10,
         ),
         Check(
             "2. no LLM call: with ÷ without the plugin",
-            ratio(wall("no LLM call", "with the plugin"), wall("no LLM call", "-p no:llmbudget")),
+            paired_ratio(
+                runs_of("no LLM call", "with the plugin"), runs_of("no LLM call", "-p no:llmbudget")
+            ),
             1.02,
         ),
         Check(
             "2. replay, 40 x 25 marked: ours ÷ pytest-recording",
-            ratio(wall("marked", "pytest-llmbudget"), wall("marked", "pytest-recording")),
+            paired_ratio(
+                runs_of("marked", "pytest-llmbudget"), runs_of("marked", "pytest-recording")
+            ),
             0.7,
         ),
         Check(
             f"2. replay, 1 cassette of {options.big:,}: ours ÷ pytest-recording",
-            ratio(
-                wall("one cassette", "pytest-llmbudget"), wall("one cassette", "pytest-recording")
+            paired_ratio(
+                runs_of("one cassette", "pytest-llmbudget"),
+                runs_of("one cassette", "pytest-recording"),
             ),
             0.2,
         ),
         Check(
             "2. first replay of a fresh clone (no .llmbudget/cache) ÷ floor",
-            ratio(wall("native", "pytest-llmbudget, first replay"), wall("native", "floor")),
+            paired_ratio(
+                runs_of("native", "pytest-llmbudget, first replay"), runs_of("native", "floor")
+            ),
             1.25,
         ),
     ]
