@@ -47,6 +47,7 @@ __all__ = [
     "Price",
     "PriceBook",
     "PriceFileError",
+    "When",
     "is_local_host",
     "load_overrides",
 ]

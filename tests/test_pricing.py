@@ -18,12 +18,14 @@ from pytest_llmbudget.pricing import (
     Price,
     PriceBook,
     PriceFileError,
+    When,
     is_local_host,
     load_overrides,
 )
 from pytest_llmbudget.records import Usage
 
 OPENAI = "api.openai.com"
+DEEPSEEK = "api.deepseek.com"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +41,7 @@ def price(
     provider: str = "openai",
     host: str = OPENAI,
     status: int = 200,
-    at: datetime | None = None,
+    at: When = None,
 ) -> Price:
     return book.price(provider=provider, model=model, host=host, usage=usage, status=status, at=at)
 
@@ -211,23 +213,13 @@ def test_the_time_of_a_call_is_worked_out_only_for_a_price_that_depends_on_it() 
 
     usage = Usage(1000, 500)
     off_peak = datetime(2025, 6, 2, 20, 0, tzinfo=UTC)
-    deepseek = book.price(
-        provider="deepseek",
-        model="deepseek-chat",
-        host="api.deepseek.com",
-        usage=usage,
-        at=when(off_peak),
+    deepseek = price(
+        book, "deepseek-chat", usage, provider="deepseek", host=DEEPSEEK, at=when(off_peak)
     )
     assert deepseek.cost_usd == Decimal("0.00041")
     assert asked == [off_peak.isoformat()]
     for _ in range(2):  # the first asks genai-prices, the second prices by its formula
-        flat = book.price(
-            provider="openai",
-            model="gpt-4o-mini",
-            host="api.openai.com",
-            usage=usage,
-            at=when(off_peak),
-        )
+        flat = price(book, "gpt-4o-mini", usage, at=when(off_peak))
         assert flat.priced
     assert flat.cost_usd == price(book, "gpt-4o-mini", usage, provider="openai").cost_usd
     assert len(asked) == 2, "asked once more: by genai-prices' first answer, not the formula"
